@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/solver/errdefs"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/frontend"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+)
+
+// buildOptions mirror `docker buildx build` where they overlap, so users can
+// move between the two without relearning flags.
+type buildOptions struct {
+	addr      string
+	target    string
+	output    string
+	progress  string
+	buildArgs []string
+	contexts  []string
+	toolsImg  string
+	noCache   bool
+}
+
+func newBuildCmd() *cobra.Command {
+	var o buildOptions
+	cmd := &cobra.Command{
+		Use:   "build SPEC",
+		Short: "Build a node image from a spec with a BuildKit daemon",
+		Long: "Build runs the strata frontend in-process against the buildkitd at --addr (or $BUILDKIT_HOST)\n" +
+			"and exports the target's files into the -o directory.",
+		Example: `  strata build examples/debian.yaml --target disk -o out/ \
+      --build-context os-base=oci-layout:///var/cache/base/oci@sha256:... \
+      --build-context strata-tools=oci-layout:///var/cache/base/oci@sha256:...`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd.Context(), args[0], o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", os.Getenv("BUILDKIT_HOST"), "buildkitd address (default $BUILDKIT_HOST)")
+	f.StringVar(&o.target, "target", "", "what to build: os, rootfs, disk (default disk)")
+	f.StringVarP(&o.output, "output", "o", "", "export the result: DIR, or type=local,dest=DIR")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, rawjson, quiet")
+	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "override a spec field, e.g. DISK_SIZE=4GiB (repeatable)")
+	f.StringArrayVar(&o.contexts, "build-context", nil, "named context NAME=oci-layout://DIR[@DIGEST] | docker-image://REF | DIR (repeatable)")
+	f.StringVar(&o.toolsImg, "tools-image", "", "image with mke2fs to assemble the disk in (default: the strata-tools context)")
+	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
+	return cmd
+}
+
+func runBuild(ctx context.Context, specPath string, o buildOptions) error {
+	if o.addr == "" {
+		o.addr = "unix:///run/buildkit/buildkitd.sock"
+	}
+	solveOpt, cleanup, err := solveOptions(specPath, o)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	c, err := client.New(ctx, o.addr)
+	if err != nil {
+		return fmt.Errorf("connecting to buildkitd at %s: %w", o.addr, err)
+	}
+	defer c.Close()
+
+	display, err := progressui.NewDisplay(os.Stderr, progressui.DisplayMode(o.progress))
+	if err != nil {
+		return fmt.Errorf("--progress: %w", err)
+	}
+	ch := make(chan *client.SolveStatus)
+	eg, ctx := errgroup.WithContext(ctx)
+	eg.Go(func() error {
+		_, err := c.Build(ctx, solveOpt, "strata", frontend.Build, ch)
+		return err
+	})
+	eg.Go(func() error {
+		_, err := display.UpdateFrom(context.WithoutCancel(ctx), ch)
+		return err
+	})
+	err = eg.Wait()
+	// Spec and step errors carry their YAML location; show the lines, as
+	// buildx does for a Dockerfile.
+	for _, src := range errdefs.Sources(err) {
+		src.Print(os.Stderr)
+	}
+	return err
+}
+
+// solveOptions translates the CLI flags into what BuildKit's client takes,
+// the same attributes buildx would send to a frontend image.
+func solveOptions(specPath string, o buildOptions) (client.SolveOpt, func(), error) {
+	noop := func() {}
+	abs, err := filepath.Abs(specPath)
+	if err != nil {
+		return client.SolveOpt{}, noop, err
+	}
+	if _, err := os.Stat(abs); err != nil {
+		return client.SolveOpt{}, noop, fmt.Errorf("spec: %w", err)
+	}
+	specDir, err := fsutil.NewFS(filepath.Dir(abs))
+	if err != nil {
+		return client.SolveOpt{}, noop, err
+	}
+	so := client.SolveOpt{
+		FrontendAttrs: map[string]string{"filename": filepath.Base(abs)},
+		LocalMounts:   map[string]fsutil.FS{"dockerfile": specDir, "context": specDir},
+	}
+	if o.target != "" {
+		so.FrontendAttrs["target"] = o.target
+	}
+	if o.noCache {
+		so.FrontendAttrs["no-cache"] = ""
+	}
+	for _, kv := range o.buildArgs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			// Like buildx: a bare name takes its value from the environment.
+			v, ok = os.LookupEnv(k)
+			if !ok {
+				continue
+			}
+		}
+		so.FrontendAttrs["build-arg:"+k] = v
+	}
+	if epoch, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
+		if _, set := so.FrontendAttrs["build-arg:SOURCE_DATE_EPOCH"]; !set {
+			so.FrontendAttrs["build-arg:SOURCE_DATE_EPOCH"] = epoch
+		}
+	}
+
+	contexts := append([]string{}, o.contexts...)
+	if o.toolsImg != "" {
+		contexts = append(contexts, frontend.ContextTools+"=docker-image://"+o.toolsImg)
+	}
+	if err := addContexts(&so, contexts); err != nil {
+		return client.SolveOpt{}, noop, err
+	}
+	cleanup, err := addOwnBinary(&so)
+	if err != nil {
+		return client.SolveOpt{}, noop, err
+	}
+	if o.output != "" {
+		export, err := parseOutput(o.output)
+		if err != nil {
+			cleanup()
+			return client.SolveOpt{}, noop, err
+		}
+		so.Exports = []client.ExportEntry{export}
+	}
+	return so, cleanup, nil
+}
+
+// parseOutput accepts a directory or buildx's type=local,dest=DIR form.
+func parseOutput(s string) (client.ExportEntry, error) {
+	if !strings.Contains(s, "=") {
+		return client.ExportEntry{Type: client.ExporterLocal, OutputDir: s}, nil
+	}
+	fields := map[string]string{}
+	for _, f := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(f, "=")
+		fields[k] = v
+	}
+	if t := fields["type"]; t != "" && t != client.ExporterLocal {
+		return client.ExportEntry{}, fmt.Errorf("-o %s: only type=local is supported by strata build for now", s)
+	}
+	if fields["dest"] == "" {
+		return client.ExportEntry{}, fmt.Errorf("-o %s: missing dest=DIR", s)
+	}
+	return client.ExportEntry{Type: client.ExporterLocal, OutputDir: fields["dest"]}, nil
+}

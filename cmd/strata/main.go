@@ -1,0 +1,48 @@
+// Command strata builds bootable VM and cloud disk images for Kubernetes
+// nodes from a YAML spec, with BuildKit.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRootCmd().ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "strata:", err)
+		var ec exitCoder
+		if errors.As(err, &ec) {
+			os.Exit(ec.ExitCode())
+		}
+		os.Exit(1)
+	}
+}
+
+// exitCoder lets a command choose its exit status (2 for usage errors).
+type exitCoder interface{ ExitCode() int }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "strata",
+		Short:         "Build bootable VM and cloud disk images for Kubernetes nodes with BuildKit",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(
+		newBuildCmd(),
+		newAssembleCmd(),
+		newInspectCmd(),
+		newFrontendCmd(),
+		newVersionCmd(),
+	)
+	return root
+}

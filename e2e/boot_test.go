@@ -1,0 +1,51 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/strata-dev/strata/e2e/qemu"
+)
+
+// TestExampleDiskBoots boots the example disk under QEMU (TCG, OVMF) and
+// waits for systemd to reach multi-user.target and for the spec's marker
+// unit to print its line. TCG emulation is slow: the budget is minutes.
+func TestExampleDiskBoots(t *testing.T) {
+	requireE2E(t)
+	disk, err := exampleDisk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	consoleLog := filepath.Join(env.workDir, "example-console.log")
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	res, err := qemu.Boot(ctx, qemu.Options{
+		Disk:       disk,
+		Timeout:    12 * time.Minute,
+		ConsoleLog: consoleLog,
+		Expect: []string{
+			"Linux version",        // the kernel started
+			"Multi-User System",    // systemd reached multi-user.target
+			"strata-ready: booted", // the spec's marker unit ran
+		},
+		Fail: []string{"Kernel panic", "emergency mode", "Failed to mount"},
+	})
+	if err != nil {
+		// The runner's error carries the console tail; keep the whole log too.
+		if dst := os.Getenv("STRATA_E2E_ARTIFACTS"); dst != "" {
+			copyConsole(consoleLog, filepath.Join(dst, "example-console.log"))
+		}
+		t.Fatalf("boot failed: %v", err)
+	}
+	t.Logf("booted in %s; %v", res.Duration.Round(time.Second), res.Matched)
+}
+
+func copyConsole(src, dst string) {
+	if dt, err := os.ReadFile(src); err == nil {
+		os.MkdirAll(filepath.Dir(dst), 0o755)
+		os.WriteFile(dst, dt, 0o644)
+	}
+}

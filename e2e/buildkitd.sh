@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds buildkitd/buildctl at the pinned version (from e2e/tools/go.mod) and
+# starts a buildkitd with the OCI worker (runc) as root.
+#
+#   e2e/buildkitd.sh build          # just the binaries, into $STRATA_CACHE/bin
+#   e2e/buildkitd.sh start          # prints: export BUILDKIT_HOST=unix://...
+#   e2e/buildkitd.sh stop
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${STRATA_CACHE:-/var/cache/strata-e2e}
+state=${STRATA_BUILDKIT_STATE:-/var/lib/strata-e2e/buildkitd}
+bin=$cache/bin
+sock=$state/buildkitd.sock
+
+build() {
+	# The stamp is the tools module's own go.sum, so a version bump rebuilds.
+	local stamp
+	stamp=$(cat "$here/tools/go.mod" "$here/tools/go.sum" | sha256sum | cut -c1-16)
+	if [[ -x $bin/buildkitd && -f $bin/.stamp && $(cat "$bin/.stamp") == "$stamp" ]]; then
+		return
+	fi
+	echo "building buildkitd and buildctl (pinned in e2e/tools/go.mod)..." >&2
+	mkdir -p "$bin"
+	(cd "$here/tools" && CGO_ENABLED=0 go build -o "$bin/" \
+		github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl)
+	echo "$stamp" >"$bin/.stamp"
+}
+
+start() {
+	build
+	mkdir -p "$state"
+	if [[ -S $sock ]] && "$bin/buildctl" --addr "unix://$sock" debug workers >/dev/null 2>&1; then
+		echo "export BUILDKIT_HOST=unix://$sock"
+		return
+	fi
+	command -v runc >/dev/null || { echo "runc is not installed (apt-get install runc)" >&2; exit 1; }
+	nohup "$bin/buildkitd" --oci-worker=true --containerd-worker=false \
+		--root "$state/root" --addr "unix://$sock" >"$state/buildkitd.log" 2>&1 &
+	echo $! >"$state/buildkitd.pid"
+	for _ in $(seq 1 60); do
+		if "$bin/buildctl" --addr "unix://$sock" debug workers >/dev/null 2>&1; then
+			echo "export BUILDKIT_HOST=unix://$sock"
+			return
+		fi
+		sleep 0.5
+	done
+	echo "buildkitd did not come up; its log:" >&2
+	tail -50 "$state/buildkitd.log" >&2
+	exit 1
+}
+
+stop() {
+	if [[ -f $state/buildkitd.pid ]]; then
+		kill "$(cat "$state/buildkitd.pid")" 2>/dev/null || true
+		rm -f "$state/buildkitd.pid"
+	fi
+}
+
+case ${1:-} in
+build) build ;;
+start) start ;;
+stop) stop ;;
+*) echo "usage: $0 build|start|stop" >&2; exit 2 ;;
+esac

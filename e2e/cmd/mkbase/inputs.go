@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// layoutFormat is part of the cache key. Bump it when the layout mkbase
+// writes changes for the same tar (for example a new image config field),
+// so stale caches are not reused.
+const layoutFormat = "ocilayout-v1"
+
+// aptSourcesDir and aptSourcesList are where apt on the host reads its
+// sources from.
+const (
+	aptSourcesList = "/etc/apt/sources.list"
+	aptSourcesDir  = "/etc/apt/sources.list.d"
+)
+
+// inputs is everything that decides the content of the base image.
+type inputs struct {
+	Suite   string
+	Variant string
+	// Include is sorted and free of duplicates, so the order given on the
+	// command line does not change the key.
+	Include []string
+
+	MmdebstrapVersion string
+	SourceDateEpoch   string
+
+	// SourcesDigest covers every apt source file on the host, so a mirror
+	// change busts the cache. It is a digest because the files may name
+	// private mirrors that must not show up in logs.
+	SourcesDigest string
+	// Sources are the host's apt source files that serve Suite. mmdebstrap
+	// copies them into the image, so the build fetches from the mirror the
+	// host is set up for, and apt inside BuildKit later does too.
+	Sources []string
+}
+
+// gatherHost fills in the facts taken from the host: mmdebstrap's version,
+// SOURCE_DATE_EPOCH and the apt sources among paths.
+func (in *inputs) gatherHost(ctx context.Context, paths []string) error {
+	out, err := exec.CommandContext(ctx, "mmdebstrap", "--version").Output()
+	if err != nil {
+		return fmt.Errorf("mmdebstrap --version: %w", err)
+	}
+	in.MmdebstrapVersion = strings.TrimSpace(string(out))
+
+	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok {
+		if _, err := strconv.ParseInt(v, 10, 64); err != nil {
+			return fmt.Errorf("SOURCE_DATE_EPOCH=%q is not a number of seconds", v)
+		}
+		in.SourceDateEpoch = v
+	}
+	return in.readSources(paths)
+}
+
+// readSources digests the apt source files at paths and picks those that
+// serve the suite.
+func (in *inputs) readSources(paths []string) error {
+	h := sha256.New()
+	in.Sources = nil
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if os.IsNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read apt sources: %w", err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
+		h.Write(data)
+		if slices.ContainsFunc(sourceSuites(p, data), in.servesSuite) {
+			in.Sources = append(in.Sources, p)
+		}
+	}
+	in.SourcesDigest = hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// servesSuite reports whether an apt suite belongs to the requested one:
+// the suite itself or its -updates, -security, -backports companions.
+func (in *inputs) servesSuite(s string) bool {
+	return s == in.Suite || strings.HasPrefix(s, in.Suite+"-") || strings.HasPrefix(s, in.Suite+"/")
+}
+
+// sourceSuites lists the suites an apt source file names, in either the
+// deb822 (.sources) or the one-line format.
+func sourceSuites(path string, data []byte) []string {
+	var suites []string
+	deb822 := strings.HasSuffix(path, ".sources")
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line, _, _ := strings.Cut(sc.Text(), "#")
+		if deb822 {
+			key, value, ok := strings.Cut(line, ":")
+			if ok && strings.EqualFold(strings.TrimSpace(key), "Suites") {
+				suites = append(suites, strings.Fields(value)...)
+			}
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) == 0 || (fields[0] != "deb" && fields[0] != "deb-src") {
+			continue
+		}
+		fields = fields[1:]
+		// Skip an options block such as "[arch=amd64 signed-by=...]".
+		if len(fields) > 0 && strings.HasPrefix(fields[0], "[") {
+			for len(fields) > 0 {
+				last := fields[0]
+				fields = fields[1:]
+				if strings.HasSuffix(last, "]") {
+					break
+				}
+			}
+		}
+		if len(fields) >= 2 {
+			suites = append(suites, fields[1])
+		}
+	}
+	return suites
+}
+
+// hostSourcePaths lists the files apt on the host reads its sources from.
+// Files in sources.list.d with other suffixes are ignored by apt, and so by
+// the key.
+func hostSourcePaths() []string {
+	paths := []string{aptSourcesList}
+	entries, err := os.ReadDir(aptSourcesDir)
+	if err != nil {
+		return paths
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if e.Type().IsRegular() && (strings.HasSuffix(n, ".list") || strings.HasSuffix(n, ".sources")) {
+			paths = append(paths, filepath.Join(aptSourcesDir, n))
+		}
+	}
+	return paths
+}
+
+// describe renders the inputs as the text the cache key hashes.
+func (in *inputs) describe() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "format: %s\n", layoutFormat)
+	fmt.Fprintf(&b, "suite: %s\n", in.Suite)
+	fmt.Fprintf(&b, "variant: %s\n", in.Variant)
+	fmt.Fprintf(&b, "include: %s\n", strings.Join(in.Include, ","))
+	fmt.Fprintf(&b, "mmdebstrap: %s\n", in.MmdebstrapVersion)
+	fmt.Fprintf(&b, "SOURCE_DATE_EPOCH: %s\n", in.SourceDateEpoch)
+	fmt.Fprintf(&b, "apt sources digest: %s\n", in.SourcesDigest)
+	fmt.Fprintf(&b, "apt sources used: %s\n", strings.Join(in.Sources, " "))
+	return b.String()
+}
+
+// key is the cache directory name: a short digest of describe. 16 hex
+// digits keep paths readable while collisions stay out of reach for a
+// handful of fixtures.
+func (in *inputs) key() string {
+	sum := sha256.Sum256([]byte(in.describe()))
+	return hex.EncodeToString(sum[:])[:16]
+}
+
+// refName is the layout's org.opencontainers.image.ref.name; the digest is
+// what BuildKit resolves, so the name only needs to tell fixtures apart.
+func (in *inputs) refName() string {
+	return "strata-e2e-base:" + in.Suite + "-" + in.Variant + "-" + in.key()
+}
+
+// mmdebstrapArgs returns mmdebstrap's arguments to write a tar to out.
+// Without host sources serving the suite, mmdebstrap falls back to its
+// built-in default mirror.
+func (in *inputs) mmdebstrapArgs(out string) []string {
+	args := []string{"--variant=" + in.Variant}
+	if len(in.Include) > 0 {
+		args = append(args, "--include="+strings.Join(in.Include, ","))
+	}
+	args = append(args, in.Suite, out)
+	return append(args, in.Sources...)
+}
+
+// splitList parses a comma-separated package list into a sorted set.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

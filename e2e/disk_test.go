@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// exampleDisk builds examples/debian.yaml once for every test that needs it.
+var exampleDisk = sync.OnceValues(func() (string, error) {
+	out := filepath.Join(env.workDir, "example")
+	log, err := strataBuild("examples/debian.yaml", "disk", out)
+	if err != nil {
+		return "", fmt.Errorf("strata build: %w\n%s", err, tail(log, 120))
+	}
+	return filepath.Join(out, "disk.raw"), nil
+})
+
+func TestExampleDiskLayout(t *testing.T) {
+	requireE2E(t)
+	disk, err := exampleDisk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(4 << 30); st.Size() != want {
+		t.Errorf("disk size %d, want %d (disk.size: 4GiB)", st.Size(), want)
+	}
+
+	table := sfdisk(t, disk)
+	if table.Label != "gpt" {
+		t.Fatalf("partition table %q, want gpt", table.Label)
+	}
+	if len(table.Partitions) != 2 {
+		t.Fatalf("%d partitions, want ESP and root", len(table.Partitions))
+	}
+	esp, root := table.Partitions[0], table.Partitions[1]
+	if esp.Type != "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" {
+		t.Errorf("partition 1 type %s, want the EFI system partition type", esp.Type)
+	}
+	if root.Type != "4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709" {
+		t.Errorf("partition 2 type %s, want Linux root (x86-64)", root.Type)
+	}
+	for _, p := range table.Partitions {
+		if p.Start*512%(1<<20) != 0 {
+			t.Errorf("partition %s starts at sector %d: not 1 MiB aligned", p.Node, p.Start)
+		}
+	}
+
+	espImg := extract(t, disk, esp.Start, esp.Size)
+	if out, err := exec.Command("fsck.vfat", "-n", espImg).CombinedOutput(); err != nil {
+		t.Errorf("fsck.vfat -n on the ESP: %v\n%s", err, out)
+	}
+	rootImg := extract(t, disk, root.Start, root.Size)
+	if out, err := exec.Command("e2fsck", "-fn", rootImg).CombinedOutput(); err != nil {
+		t.Errorf("e2fsck -fn on the root: %v\n%s", err, out)
+	}
+
+	// What the spec asked for is in the root filesystem.
+	checks := map[string]string{
+		"cat /etc/sysctl.d/90-strata.conf":                                      "net.ipv4.ip_forward = 1",
+		"cat /etc/modules-load.d/strata.conf":                                   "br_netfilter",
+		"stat /etc/systemd/system/multi-user.target.wants/strata-ready.service": "Type: symlink",
+		"cat /etc/issue.d/strata.issue":                                         "strata example image",
+		"cat /etc/systemd/network/80-strata-dhcp.network":                       "DHCP=yes",
+	}
+	for req, want := range checks {
+		if got := debugfs(t, rootImg, req); !strings.Contains(got, want) {
+			t.Errorf("debugfs %q: want %q in\n%s", req, want, got)
+		}
+	}
+	// Sysprep: the machine-id is empty and no SSH host key or apt list is left.
+	if got := debugfs(t, rootImg, "stat /etc/machine-id"); !strings.Contains(got, "Size: 0") {
+		t.Errorf("/etc/machine-id is not empty:\n%s", got)
+	}
+	if got := debugfs(t, rootImg, "ls -l /var/lib/apt/lists"); strings.Contains(got, "_Packages") {
+		t.Errorf("apt lists left in the image:\n%s", got)
+	}
+
+	out, err := exec.Command(env.strata, "inspect", disk).CombinedOutput()
+	if err != nil {
+		t.Fatalf("strata inspect: %v\n%s", err, out)
+	}
+	for _, want := range []string{"root=PARTUUID=" + strings.ToLower(root.UUID), "console=ttyS0", "vmlinuz"} {
+		if !strings.Contains(strings.ToLower(string(out)), strings.ToLower(want)) {
+			t.Errorf("strata inspect does not show %q:\n%s", want, out)
+		}
+	}
+}
+
+type sfdiskTable struct {
+	Label      string `json:"label"`
+	Partitions []struct {
+		Node  string `json:"node"`
+		Start int64  `json:"start"`
+		Size  int64  `json:"size"`
+		Type  string `json:"type"`
+		UUID  string `json:"uuid"`
+	} `json:"partitions"`
+}
+
+func sfdisk(t *testing.T, disk string) sfdiskTable {
+	t.Helper()
+	out, err := exec.Command("sfdisk", "--json", disk).Output()
+	if err != nil {
+		t.Fatalf("sfdisk --json: %v", err)
+	}
+	var v struct {
+		PartitionTable sfdiskTable `json:"partitiontable"`
+	}
+	if err := json.Unmarshal(out, &v); err != nil {
+		t.Fatalf("sfdisk json: %v\n%s", err, out)
+	}
+	return v.PartitionTable
+}
+
+// extract copies a partition out with dd, keeping holes, so e2fsck and
+// debugfs (which take no offset) can read it.
+func extract(t *testing.T, disk string, start, sectors int64) string {
+	t.Helper()
+	f, err := os.CreateTemp(env.workDir, "part-*.img")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	t.Cleanup(func() { os.Remove(f.Name()) })
+	cmd := exec.Command("dd", "if="+disk, "of="+f.Name(), "bs=1M", "skip="+fmt.Sprint(start*512),
+		"count="+fmt.Sprint(sectors*512), "conv=sparse", "iflag=skip_bytes,count_bytes,fullblock", "status=none")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dd: %v\n%s", err, out)
+	}
+	return f.Name()
+}
+
+func debugfs(t *testing.T, img, request string) string {
+	t.Helper()
+	out, err := exec.Command("debugfs", "-R", request, img).CombinedOutput()
+	if err != nil {
+		t.Fatalf("debugfs -R %q: %v\n%s", request, err, out)
+	}
+	return string(out)
+}

@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The e2e tier runs against a real buildkitd and a real base image, so it is
+// slow; it runs when STRATA_E2E=1 (as .ci/run sets it) and is skipped
+// otherwise. The harness prepares what is missing itself: it starts
+// buildkitd (e2e/buildkitd.sh) unless BUILDKIT_HOST is set, and makes the
+// mmdebstrap base (e2e/cmd/mkbase, cached by its inputs) unless
+// STRATA_OS_BASE names one.
+var env struct {
+	repo      string // repository root
+	buildkit  string // BUILDKIT_HOST
+	base      string // oci-layout://...@sha256:... of the OS base
+	strata    string // the static strata binary under test
+	cacheDir  string
+	workDir   string
+	setupDone bool
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("STRATA_E2E") != "1" {
+		fmt.Println("e2e: skipped (set STRATA_E2E=1 to run against a real buildkitd)")
+		os.Exit(m.Run())
+	}
+	if err := setup(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e setup:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(env.workDir)
+	os.Exit(code)
+}
+
+// requireE2E skips a test outside the e2e tier.
+func requireE2E(t *testing.T) {
+	t.Helper()
+	if !env.setupDone {
+		t.Skip("e2e tier: set STRATA_E2E=1")
+	}
+}
+
+func setup() error {
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	env.repo = filepath.Dir(wd)
+	env.cacheDir = getenv("STRATA_CACHE", "/var/cache/strata-e2e")
+	if env.workDir, err = os.MkdirTemp("", "strata-e2e-"); err != nil {
+		return err
+	}
+
+	env.buildkit = os.Getenv("BUILDKIT_HOST")
+	if env.buildkit == "" {
+		out, err := run(10*time.Minute, env.repo, "e2e/buildkitd.sh", "start")
+		if err != nil {
+			return fmt.Errorf("starting buildkitd: %w", err)
+		}
+		env.buildkit = strings.TrimPrefix(lastLine(out), "export BUILDKIT_HOST=")
+	}
+
+	env.base = os.Getenv("STRATA_OS_BASE")
+	if env.base == "" {
+		out, err := run(20*time.Minute, env.repo, "go", "run", "./e2e/cmd/mkbase", "-cache", filepath.Join(env.cacheDir, "base"))
+		if err != nil {
+			return fmt.Errorf("making the OS base: %w", err)
+		}
+		env.base = lastLine(out)
+	}
+
+	env.strata = filepath.Join(env.workDir, "strata")
+	if _, err := runEnv(5*time.Minute, env.repo, []string{"CGO_ENABLED=0"}, "go", "build", "-o", env.strata, "./cmd/strata"); err != nil {
+		return fmt.Errorf("building strata: %w", err)
+	}
+	env.setupDone = true
+	return nil
+}
+
+func getenv(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+func run(timeout time.Duration, dir string, name string, args ...string) (string, error) {
+	return runEnv(timeout, dir, nil, name, args...)
+}
+
+// runEnv runs a command and returns its stdout; on failure the error holds
+// stderr too, so a failing test shows why.
+func runEnv(timeout time.Duration, dir string, extraEnv []string, name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), extraEnv...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("%s %s: %w\n%s%s", name, strings.Join(args, " "), err, stdout.String(), tail(stderr.String(), 80))
+	}
+	return stdout.String(), nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > n {
+		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// strataBuild runs `strata build` with the harness's buildkitd and base; the
+// base doubles as the tools environment since it carries mke2fs.
+func strataBuild(specPath, target, out string, extra ...string) (string, error) {
+	args := []string{"build", specPath, "--target", target, "--progress", "plain",
+		"--addr", env.buildkit,
+		"--build-context", "os-base=" + env.base,
+		"--build-context", "strata-tools=" + env.base,
+	}
+	if out != "" {
+		args = append(args, "-o", out)
+	}
+	args = append(args, extra...)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, env.strata, args...)
+	cmd.Dir = env.repo
+	var combined bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &combined, &combined
+	start := time.Now()
+	err := cmd.Run()
+	fmt.Fprintf(&combined, "\n[e2e] strata %s took %s\n", strings.Join(args[:4], " "), time.Since(start).Round(time.Second))
+	return combined.String(), err
+}

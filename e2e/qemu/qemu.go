@@ -1,0 +1,412 @@
+// Package qemu boots a disk image under QEMU with UEFI firmware and watches
+// its serial console, for the e2e boot tests.
+//
+// It uses software emulation (TCG) only: the tests must run on CI machines
+// without usable KVM, and the same slow path everywhere keeps timeouts
+// honest. The disk is attached with snapshot=on, so a boot never changes the
+// image under test.
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// qemuBinary is the emulator to run; tests replace it with a fake.
+var qemuBinary = "qemu-system-x86_64"
+
+// consoleTailLines is how much of the console a boot error carries: enough
+// to show a kernel panic's trace or the unit that failed.
+const consoleTailLines = 150
+
+// diskFormats are the QEMU block formats Boot accepts, matching the formats
+// strata writes.
+var diskFormats = map[string]bool{"raw": true, "qcow2": true, "vpc": true, "vmdk": true}
+
+// BootFailures are console substrings that mean a Linux boot went wrong.
+// Callers pass them (or their own list) as Options.Fail.
+var BootFailures = []string{"Kernel panic", "Failed to start", "emergency mode"}
+
+// Options describe one boot.
+type Options struct {
+	// Disk is the image to boot. It is opened with snapshot=on and never
+	// modified.
+	Disk string
+	// Format is the QEMU format name of Disk: "raw" (default), "qcow2",
+	// "vpc" or "vmdk".
+	Format string
+	// Memory is QEMU's -m value; default "2048" (MiB).
+	Memory string
+	// CPUs is the number of virtual CPUs; default 2.
+	CPUs int
+	// Timeout bounds the whole boot; default 10 minutes.
+	Timeout time.Duration
+	// ConsoleLog is the file the raw serial console is written to, escape
+	// sequences and all. By default a temporary file is used, removed
+	// after a successful boot and kept (and named in the error) otherwise.
+	ConsoleLog string
+	// Expect are plain substrings (not regular expressions) that must all
+	// appear on the console, in any order. Boot stops QEMU as soon as the
+	// last one appears. Matching runs on the cleaned text: without ANSI
+	// escapes, carriage returns or other control characters, and with a
+	// line break wherever the guest moves the cursor. With no Expect
+	// patterns Boot succeeds only if QEMU exits by itself with status 0,
+	// for guests that power off when their check is done.
+	Expect []string
+	// Fail are plain substrings that end the boot with an error as soon as
+	// one appears, e.g. BootFailures.
+	Fail []string
+	// Stdout, if set, receives a live copy of the cleaned console text.
+	Stdout io.Writer
+	// Firmware overrides the UEFI firmware; the zero value means
+	// FindFirmware.
+	Firmware Firmware
+}
+
+// Result describes a boot, successful or not.
+type Result struct {
+	// Duration is the time from starting QEMU to stopping it.
+	Duration time.Duration
+	// Console is the full cleaned console text.
+	Console string
+	// Matched maps each Expect pattern that appeared to the time from
+	// start until it appeared.
+	Matched map[string]time.Duration
+}
+
+// withDefaults returns a copy of o with defaults filled in, or an error for
+// options that cannot work.
+func (o Options) withDefaults() (Options, error) {
+	if o.Disk == "" {
+		return o, errors.New("qemu: no disk given")
+	}
+	if o.Format == "" {
+		o.Format = "raw"
+	}
+	if !diskFormats[o.Format] {
+		return o, fmt.Errorf("qemu: unsupported disk format %q", o.Format)
+	}
+	if o.Memory == "" {
+		o.Memory = "2048"
+	}
+	if o.CPUs == 0 {
+		o.CPUs = 2
+	}
+	if o.CPUs < 0 {
+		return o, fmt.Errorf("qemu: invalid CPU count %d", o.CPUs)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 10 * time.Minute
+	}
+	for _, pat := range append(append([]string(nil), o.Expect...), o.Fail...) {
+		// An empty pattern matches at once and would hide a broken test.
+		if pat == "" {
+			return o, errors.New("qemu: empty Expect or Fail pattern")
+		}
+	}
+	return o, nil
+}
+
+// args builds QEMU's command line. vars is the private copy of the firmware
+// variable store.
+func (o Options) args(code, vars string) []string {
+	return []string{
+		// Leave out the host's QEMU config files and the default devices
+		// (CD-ROM, NIC, VGA): fewer firmware boot entries to try, and the
+		// same machine on every host.
+		"-no-user-config", "-nodefaults",
+		"-accel", "tcg",
+		"-machine", "q35",
+		"-cpu", "max",
+		"-m", o.Memory,
+		"-smp", strconv.Itoa(o.CPUs),
+		"-nographic",
+		"-serial", "stdio",
+		"-drive", "if=pflash,format=raw,readonly=on,file=" + escapeOpt(code),
+		"-drive", "if=pflash,format=raw,file=" + escapeOpt(vars),
+		"-drive", "file=" + escapeOpt(o.Disk) + ",if=virtio,format=" + o.Format + ",snapshot=on",
+		"-nic", "none",
+		// A reboot or crash loop would otherwise run until the timeout.
+		"-no-reboot",
+	}
+}
+
+// escapeOpt escapes a value inside a QEMU option list, where a comma
+// separates options and a doubled comma stands for a literal one.
+func escapeOpt(s string) string {
+	return strings.ReplaceAll(s, ",", ",,")
+}
+
+// stopReason is why Boot stopped waiting.
+type stopReason int
+
+const (
+	stopConsole stopReason = iota // all Expect seen, or a Fail pattern
+	stopExited                    // QEMU exited by itself
+	stopTimeout
+	stopCancelled
+)
+
+// Boot starts QEMU on opts.Disk and watches the serial console until every
+// Expect pattern has appeared, a Fail pattern appears, QEMU exits, the
+// timeout passes or ctx is cancelled. QEMU is killed and reaped before Boot
+// returns, whatever the outcome.
+//
+// The Result is non-nil whenever QEMU was started, also alongside an error.
+// The error then names the missing patterns or the failure seen, the
+// console log file and the last 150 lines of the console.
+func Boot(ctx context.Context, opts Options) (*Result, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(o.Disk); err != nil {
+		return nil, fmt.Errorf("qemu: disk: %w", err)
+	}
+	fw := o.Firmware
+	if fw == (Firmware{}) {
+		if fw, err = FindFirmware(); err != nil {
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+	}
+
+	work, err := os.MkdirTemp("", "strata-qemu-")
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	defer os.RemoveAll(work)
+	// UEFI writes boot entries into its variable store; a private copy keeps
+	// runs independent and the installed template untouched.
+	vars := filepath.Join(work, "OVMF_VARS.fd")
+	if err := copyFile(fw.Vars, vars); err != nil {
+		return nil, fmt.Errorf("qemu: copy firmware variables: %w", err)
+	}
+
+	logPath, keepLog := o.ConsoleLog, true
+	var logFile *os.File
+	if logPath == "" {
+		logFile, err = os.CreateTemp("", "strata-console-*.log")
+		logPath, keepLog = logFile.Name(), false
+	} else {
+		logFile, err = os.Create(logPath)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("qemu: console log: %w", err)
+	}
+
+	res, err := run(ctx, o, exec.Command(qemuBinary, o.args(fw.Code, vars)...), logFile)
+	if cerr := logFile.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("qemu: console log: %w", cerr)
+	}
+	if err != nil {
+		if res != nil {
+			err = fmt.Errorf("%w\nconsole log: %s\n--- last %d console lines ---\n%s", err, logPath, consoleTailLines, tail(res.Console, consoleTailLines))
+		}
+		return res, err
+	}
+	if !keepLog {
+		os.Remove(logPath)
+	}
+	return res, nil
+}
+
+// run starts cmd and supervises it until a verdict. Its own process group
+// lets one signal take down QEMU together with anything it spawned.
+func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Result, error) {
+	// Both outputs are plain pipes rather than writers: with a writer,
+	// Wait would also wait for anything QEMU spawned to close its copy.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	defer pr.Close()
+	epr, epw, err := os.Pipe()
+	if err != nil {
+		pw.Close()
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	defer epr.Close()
+	stderr := &tailBuffer{max: 8 << 10}
+	cmd.Stdin = nil
+	cmd.Stdout = pw
+	cmd.Stderr = epw
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Setpgid: true,
+		// If the test binary itself dies, the kernel still stops QEMU.
+		Pdeathsig: syscall.SIGKILL,
+	}
+
+	m := newMatcher(o.Expect, o.Fail)
+	var mu sync.Mutex // guards m while the reader runs
+	start := time.Now()
+	err = cmd.Start()
+	pw.Close()
+	epw.Close()
+	if err != nil {
+		return nil, fmt.Errorf("qemu: start %s: %w", qemuBinary, err)
+	}
+	stderrDone := make(chan struct{})
+	go func() {
+		io.Copy(stderr, epr)
+		close(stderrDone)
+	}()
+
+	// The reader copies the console and reports a verdict on the console
+	// as soon as there is one.
+	verdict := make(chan struct{})
+	readDone := make(chan error, 1)
+	go func() {
+		var werr error
+		signalled := false
+		buf := make([]byte, 32<<10)
+		for {
+			n, rerr := pr.Read(buf)
+			if n > 0 {
+				at := time.Since(start)
+				if _, err := logFile.Write(buf[:n]); err != nil && werr == nil {
+					werr = fmt.Errorf("qemu: console log: %w", err)
+				}
+				mu.Lock()
+				text := m.feed(buf[:n], at)
+				decided := m.done() || m.failed != ""
+				mu.Unlock()
+				if o.Stdout != nil && len(text) > 0 {
+					o.Stdout.Write(text)
+				}
+				if decided && !signalled {
+					signalled = true
+					close(verdict)
+				}
+			}
+			if rerr != nil {
+				readDone <- werr
+				return
+			}
+		}
+	}()
+
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	timer := time.NewTimer(o.Timeout)
+	defer timer.Stop()
+	var (
+		reason  stopReason
+		waitErr error
+		isDone  bool
+	)
+	select {
+	case <-verdict:
+		reason = stopConsole
+	case waitErr = <-exited:
+		reason, isDone = stopExited, true
+	case <-timer.C:
+		reason = stopTimeout
+	case <-ctx.Done():
+		reason = stopCancelled
+	}
+	// Also after QEMU exited by itself: anything it left running in its
+	// group goes too. The group id cannot have been reused while a member
+	// is alive, and without members the call fails harmlessly.
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	if !isDone {
+		waitErr = <-exited
+	}
+	duration := time.Since(start)
+
+	// QEMU is gone, so the pipe reaches EOF unless a stray child still
+	// holds it; do not hang on that.
+	var werr error
+	drain := time.NewTimer(5 * time.Second)
+	defer drain.Stop()
+	for consoleOpen, stderrOpen := readDone, stderrDone; consoleOpen != nil || stderrOpen != nil; {
+		select {
+		case werr = <-consoleOpen:
+			consoleOpen = nil
+		case <-stderrOpen:
+			stderrOpen = nil
+		case <-drain.C:
+			// Closing our ends ends both readers.
+			pr.Close()
+			epr.Close()
+		}
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	res := &Result{Duration: duration, Console: string(m.text), Matched: make(map[string]time.Duration, len(m.matched))}
+	for k, v := range m.matched {
+		res.Matched[k] = v
+	}
+
+	// The console decides first: output that raced with an exit or the
+	// timer still counts.
+	switch {
+	case m.failed != "":
+		return res, fmt.Errorf("qemu: console shows failure %q after %s", m.failed, m.failedAt.Round(time.Millisecond))
+	case m.done():
+		return res, werr
+	}
+	missing := "QEMU to exit"
+	if len(o.Expect) > 0 {
+		missing = fmt.Sprintf("%q", m.missing())
+	}
+	switch reason {
+	case stopExited:
+		if len(o.Expect) == 0 && waitErr == nil {
+			return res, werr
+		}
+		return res, fmt.Errorf("qemu: exited (%v) after %s waiting for %s%s", exitStatus(waitErr), duration.Round(time.Second), missing, stderr.describe())
+	case stopTimeout:
+		return res, fmt.Errorf("qemu: timed out after %s waiting for %s%s", o.Timeout, missing, stderr.describe())
+	default:
+		return res, fmt.Errorf("qemu: stopped after %s waiting for %s: %w", duration.Round(time.Second), missing, ctx.Err())
+	}
+}
+
+// exitStatus describes how QEMU ended.
+func exitStatus(err error) string {
+	if err == nil {
+		return "status 0"
+	}
+	return err.Error()
+}
+
+// tailBuffer keeps the last max bytes written to it: QEMU's stderr, which is
+// short unless something loops.
+type tailBuffer struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// describe formats the captured stderr for an error message.
+func (t *tailBuffer) describe() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.TrimSpace(string(t.buf))
+	if s == "" {
+		return ""
+	}
+	return "\nqemu stderr:\n" + s
+}

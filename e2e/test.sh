@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's second command: every test tier. .ci/run calls exactly this.
+#   unit + golden LLB tests, then the e2e tier (real buildkitd, the example
+#   disk checked with sfdisk/fsck.vfat/e2fsck/debugfs, and a QEMU boot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cache=${STRATA_CACHE:-/var/cache/strata-e2e}
+e2e/setup-host.sh
+eval "$(e2e/buildkitd.sh start)"
+export BUILDKIT_HOST
+STRATA_OS_BASE=$(go run ./e2e/cmd/mkbase -cache "$cache/base")
+export STRATA_OS_BASE
+
+echo "== go vet" >&2
+go vet ./...
+echo "== unit and golden tests" >&2
+go test -count=1 ./...
+echo "== e2e tier (buildkitd at $BUILDKIT_HOST, base $STRATA_OS_BASE)" >&2
+STRATA_E2E=1 go test -count=1 -v -timeout 80m ./e2e/...

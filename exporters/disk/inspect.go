@@ -1,0 +1,289 @@
+package disk
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/diskfs/go-diskfs/backend"
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/fat32"
+	"github.com/diskfs/go-diskfs/partition/gpt"
+	"golang.org/x/sys/unix"
+)
+
+// Report is what Inspect finds in a disk image.
+type Report struct {
+	Path string `json:"path"`
+	// Size is the image's apparent size; Allocated what it occupies on
+	// the host (small for a sparse image).
+	Size      int64 `json:"size"`
+	Allocated int64 `json:"allocated"`
+	// SectorSize is the logical sector size the GPT was read with.
+	SectorSize    int64             `json:"sectorSize"`
+	DiskGUID      string            `json:"diskGUID"`
+	ProtectiveMBR bool              `json:"protectiveMBR"`
+	Partitions    []PartitionReport `json:"partitions"`
+	// ESPFiles lists every file on the (first) ESP.
+	ESPFiles []FileReport `json:"espFiles,omitempty"`
+	// Loader is systemd-boot's configuration read from the ESP, if any.
+	Loader *LoaderReport `json:"loader,omitempty"`
+	// Problems are inconsistencies found offline: entries pointing at
+	// missing files, a root= that matches no partition, and the like.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// PartitionReport is one GPT entry and the filesystem found in it.
+type PartitionReport struct {
+	Number     int               `json:"number"`
+	Name       string            `json:"name"`
+	TypeGUID   string            `json:"typeGUID"`
+	Type       string            `json:"type"`
+	GUID       string            `json:"guid"`
+	Start      int64             `json:"start"`
+	End        int64             `json:"end"`
+	Filesystem *FilesystemReport `json:"filesystem,omitempty"`
+}
+
+// FilesystemReport describes a filesystem recognised in a partition.
+type FilesystemReport struct {
+	Type  string `json:"type"` // "vfat" or "ext4", as blkid names them
+	Label string `json:"label"`
+	// UUID is the ext4 UUID, or the FAT volume ID as blkid prints it
+	// (XXXX-XXXX).
+	UUID       string `json:"uuid"`
+	BlockSize  int64  `json:"blockSize,omitempty"`
+	Blocks     uint64 `json:"blocks,omitempty"`
+	FreeBlocks uint64 `json:"freeBlocks,omitempty"`
+}
+
+// FileReport is a file on the ESP.
+type FileReport struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+}
+
+// LoaderReport is loader/loader.conf plus the entries.
+type LoaderReport struct {
+	Default string        `json:"default"`
+	Timeout string        `json:"timeout"`
+	Entries []LoaderEntry `json:"entries"`
+}
+
+// LoaderEntry is one parsed loader/entries/*.conf.
+type LoaderEntry struct {
+	File    string `json:"file"`
+	Title   string `json:"title"`
+	Version string `json:"version,omitempty"`
+	Kernel  string `json:"kernel"`
+	Initrd  string `json:"initrd"`
+	Cmdline string `json:"cmdline"`
+}
+
+// DefaultEntry returns the entry loader.conf's "default" selects, or the
+// only entry when there is no default; nil when there is none.
+func (r *Report) DefaultEntry() *LoaderEntry {
+	if r.Loader == nil {
+		return nil
+	}
+	for i, e := range r.Loader.Entries {
+		if ok, _ := path.Match(strings.ToLower(r.Loader.Default), strings.ToLower(path.Base(e.File))); ok {
+			return &r.Loader.Entries[i]
+		}
+	}
+	if len(r.Loader.Entries) == 1 {
+		return &r.Loader.Entries[0]
+	}
+	return nil
+}
+
+// partitionTypeNames are the types Inspect names; others show their GUID.
+var partitionTypeNames = map[string]string{
+	TypeESP:                                "EFI System",
+	TypeRootX86_64:                         "Linux root (x86-64)",
+	"0FC63DAF-8483-4772-8E79-3D69D8477DE4": "Linux filesystem",
+	"21686148-6449-6E6F-744E-656564454649": "BIOS boot",
+}
+
+// Inspect reads a disk image offline: the GPT through go-diskfs, the ESP's
+// files and loader entries through go-diskfs' FAT32 reader, and ext4
+// superblocks directly. Nothing is mounted or executed.
+func Inspect(imgPath string) (*Report, error) {
+	f, err := os.Open(imgPath)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Path: imgPath, Size: st.Size(), SectorSize: SectorSize}
+	var ust unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &ust); err == nil {
+		r.Allocated = ust.Blocks * 512
+	}
+
+	b := file.New(f, true)
+	table, err := gpt.Read(b, SectorSize, SectorSize)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading GPT: %w", imgPath, err)
+	}
+	if table.RecoveredFromBackup {
+		r.Problems = append(r.Problems, "primary GPT is damaged; read the backup")
+	}
+	r.DiskGUID = strings.ToLower(table.GUID)
+	r.ProtectiveMBR = table.ProtectiveMBR
+
+	var esp *PartitionReport
+	for _, p := range table.Partitions {
+		pr := PartitionReport{
+			Number:   p.Index,
+			Name:     p.Name,
+			TypeGUID: strings.ToUpper(string(p.Type)),
+			GUID:     strings.ToLower(p.GUID),
+			Start:    int64(p.Start) * SectorSize,
+			End:      int64(p.End+1) * SectorSize,
+		}
+		pr.Type = partitionTypeNames[pr.TypeGUID]
+		if pr.Type == "" {
+			pr.Type = pr.TypeGUID
+		}
+		pr.Filesystem = probeFilesystem(f, pr.Start)
+		r.Partitions = append(r.Partitions, pr)
+	}
+	sort.Slice(r.Partitions, func(i, j int) bool { return r.Partitions[i].Number < r.Partitions[j].Number })
+	for i := range r.Partitions {
+		if r.Partitions[i].TypeGUID == TypeESP {
+			esp = &r.Partitions[i]
+			break
+		}
+	}
+	if esp == nil {
+		r.Problems = append(r.Problems, "no EFI System Partition")
+		return r, nil
+	}
+	if err := inspectESP(r, b, *esp); err != nil {
+		return nil, fmt.Errorf("%s: reading ESP: %w", imgPath, err)
+	}
+	return r, nil
+}
+
+// probeFilesystem recognises ext4 and FAT32 by their superblocks.
+func probeFilesystem(f io.ReaderAt, start int64) *FilesystemReport {
+	if sb, err := readExt4Superblock(f, start); err == nil {
+		return &FilesystemReport{
+			Type:       "ext4",
+			Label:      sb.Label,
+			UUID:       sb.UUID.String(),
+			BlockSize:  sb.BlockSize,
+			Blocks:     sb.BlocksCount,
+			FreeBlocks: sb.FreeBlocks,
+		}
+	}
+	boot := make([]byte, 512)
+	if _, err := f.ReadAt(boot, start); err != nil {
+		return nil
+	}
+	if g, err := parseFAT32BootSector(boot); err == nil {
+		return &FilesystemReport{
+			Type:      "vfat",
+			Label:     g.Label,
+			UUID:      fmt.Sprintf("%04X-%04X", g.VolumeID>>16, g.VolumeID&0xffff),
+			BlockSize: g.clusterBytes(),
+		}
+	}
+	return nil
+}
+
+// inspectESP lists the ESP's files and parses systemd-boot's configuration.
+func inspectESP(r *Report, b backend.Storage, esp PartitionReport) error {
+	fs, err := fat32.Read(b, esp.End-esp.Start, esp.Start, SectorSize)
+	if err != nil {
+		return err
+	}
+	if err := listFAT(fs, ".", &r.ESPFiles); err != nil {
+		return err
+	}
+	onESP := map[string]bool{}
+	for _, f := range r.ESPFiles {
+		onESP[strings.ToLower(f.Path)] = true // FAT is case-insensitive
+	}
+
+	conf, err := fs.ReadFile(espLoaderConf)
+	if err != nil {
+		r.Problems = append(r.Problems, "no "+espLoaderConf)
+		return nil
+	}
+	lc := parseLoaderConf(string(conf))
+	r.Loader = &LoaderReport{Default: lc["default"], Timeout: lc["timeout"]}
+	for _, f := range r.ESPFiles {
+		if path.Dir(f.Path) != espEntriesDir || !strings.HasSuffix(strings.ToLower(f.Path), ".conf") {
+			continue
+		}
+		text, err := fs.ReadFile(f.Path)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", f.Path, err)
+		}
+		m := parseLoaderConf(string(text))
+		e := LoaderEntry{File: f.Path, Title: m["title"], Version: m["version"], Kernel: m["linux"], Initrd: m["initrd"], Cmdline: m["options"]}
+		r.Loader.Entries = append(r.Loader.Entries, e)
+		for _, ref := range append([]string{e.Kernel}, strings.Fields(e.Initrd)...) {
+			if ref != "" && !onESP[strings.ToLower(ref)] {
+				r.Problems = append(r.Problems, fmt.Sprintf("%s refers to %s, which is not on the ESP", f.Path, ref))
+			}
+		}
+		checkRootArg(r, f.Path, e.Cmdline)
+	}
+	if len(r.Loader.Entries) == 0 {
+		r.Problems = append(r.Problems, "no loader entries in "+espEntriesDir)
+	} else if r.DefaultEntry() == nil {
+		r.Problems = append(r.Problems, fmt.Sprintf("loader.conf default %q matches no entry", r.Loader.Default))
+	}
+	return nil
+}
+
+// checkRootArg flags a root=PARTUUID= that names no partition of the disk,
+// the classic cause of "waiting for root device" after re-partitioning.
+func checkRootArg(r *Report, entry, cmdline string) {
+	for _, arg := range strings.Fields(cmdline) {
+		id, ok := strings.CutPrefix(arg, "root=PARTUUID=")
+		if !ok {
+			continue
+		}
+		for _, p := range r.Partitions {
+			if strings.EqualFold(p.GUID, id) {
+				return
+			}
+		}
+		r.Problems = append(r.Problems, fmt.Sprintf("%s: root=PARTUUID=%s matches no partition", entry, id))
+	}
+}
+
+// listFAT appends every file under dir, depth first in directory order, as
+// absolute paths. go-diskfs' ReadDir, unlike its ReadFile, insists on
+// io/fs-style paths ("." and "EFI/BOOT", no leading slash).
+func listFAT(fs *fat32.FileSystem, dir string, out *[]FileReport) error {
+	entries, err := fs.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		p := path.Join(dir, e.Name())
+		if e.IsDir() {
+			if err := listFAT(fs, p, out); err != nil {
+				return err
+			}
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		*out = append(*out, FileReport{Path: "/" + p, Size: info.Size()})
+	}
+	return nil
+}

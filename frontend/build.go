@@ -1,0 +1,96 @@
+// Package frontend is strata's BuildKit frontend: the gateway BuildFunc. It
+// is glue only: it reads options and the spec through the gateway, routes the
+// target, resolves named contexts, and hands pure graphs (layers/...) to
+// BuildKit. The same function runs in-process under `strata build` and as the
+// entrypoint of the frontend image.
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+
+	"github.com/moby/buildkit/frontend/dockerui"
+	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/strata-dev/strata/layers/node"
+	"github.com/strata-dev/strata/layers/overlays"
+
+	// The distro overlays register themselves.
+	_ "github.com/strata-dev/strata/layers/overlays/debian"
+)
+
+// Build compiles the node-image spec named by the build's "filename" option
+// into LLB, solves the requested target and returns it.
+func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err error) {
+	// A panic would otherwise reach the user as "exit status 2" with no text.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("strata frontend panicked (please report this): %v\n%s", r, debug.Stack())
+		}
+	}()
+
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return nil, fmt.Errorf("reading build options: %w", err)
+	}
+	if res, handled, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{ListTargets: listTargets}); handled || err != nil {
+		return res, err
+	}
+
+	target, err := lookupTarget(bc.Target)
+	if err != nil {
+		return nil, err
+	}
+	src, err := bc.ReadEntrypoint(ctx, "yaml")
+	if err != nil {
+		return nil, fmt.Errorf("reading the spec: %w", err)
+	}
+	sp, err := loadSpec(src, bc.BuildArgs)
+	if err != nil {
+		return nil, err
+	}
+	distro, _ := overlays.Lookup(sp.Image.OS.Distro) // validated by loadSpec
+
+	base, baseImg, err := baseImage(ctx, c, bc, sp, src)
+	if err != nil {
+		return nil, err
+	}
+	in := node.Input{
+		Spec:   sp,
+		Distro: distro,
+		Base:   base,
+		Tools:  base, // replaced below when the target needs assembly
+		Locate: locator(sp, src),
+		Epoch:  bc.Epoch,
+	}
+	if target.needsTools {
+		if in.Tools, err = toolsEnv(ctx, c, bc); err != nil {
+			return nil, err
+		}
+	}
+	graph, err := node.Build(in)
+	if err != nil {
+		return nil, err
+	}
+
+	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
+		def, err := target.state(graph).Marshal(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("marshalling the %s graph: %w", target.name, err)
+		}
+		r, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
+		if err != nil {
+			return nil, err
+		}
+		ref, err := r.SingleRef()
+		if err != nil {
+			return nil, err
+		}
+		return &dockerui.BuildResult{Reference: ref, Image: imageConfig(baseImg, sp, target), BaseImage: baseImg, Epoch: bc.Epoch}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rb.Finalize()
+}

@@ -1,0 +1,121 @@
+package node
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/strata-dev/strata/layers/overlays"
+	_ "github.com/strata-dev/strata/layers/overlays/debian"
+	"github.com/strata-dev/strata/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func loadSpec(t *testing.T, args map[string]string) *spec.Spec {
+	t.Helper()
+	data, err := os.ReadFile("testdata/node.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := spec.Load("node.yaml", data, args, overlays.Defaults())
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return sp
+}
+
+func buildGraph(t *testing.T, sp *spec.Spec) Graph {
+	t.Helper()
+	distro, ok := overlays.Lookup(sp.Image.OS.Distro)
+	if !ok {
+		t.Fatalf("no distro %q", sp.Image.OS.Distro)
+	}
+	g, err := Build(Input{
+		Spec:   sp,
+		Distro: distro,
+		Base:   llb.Image("docker.io/library/debian:bookworm@sha256:0000000000000000000000000000000000000000000000000000000000000000"),
+		Tools:  llb.Image("example.test/strata-tools:golden"),
+	})
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return g
+}
+
+func TestGolden(t *testing.T) {
+	g := buildGraph(t, loadSpec(t, nil))
+	for name, st := range map[string]llb.State{"os": g.OS, "overlay": g.Overlay, "disk": g.Disk} {
+		t.Run(name, func(t *testing.T) {
+			got := dumpGraph(t, st)
+			path := filepath.Join("testdata", name+".golden")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("%s graph differs from %s (go test ./layers/node -update to accept):\n%s", name, path, firstDiff(string(want), got))
+			}
+		})
+	}
+}
+
+// TestOSGraphIgnoresOtherSections is the cache-independence promise at the
+// LLB level: fields outside os.* must not reach the OS graph's digest, while
+// os.* fields must.
+func TestOSGraphIgnoresOtherSections(t *testing.T) {
+	base := buildGraph(t, loadSpec(t, nil))
+	unrelated := map[string]map[string]string{
+		"disk size":  {"DISK_SIZE": "6GiB"},
+		"cmdline":    {"DISK_CMDLINE": "console=ttyS0 quiet"},
+		"name":       {"NAME": "other-name"},
+		"root label": {"DISK_ROOT_LABEL": "rootfs"},
+		"kubernetes": {"KUBERNETES_VERSION": "v1.31.2"},
+	}
+	for name, args := range unrelated {
+		g := buildGraph(t, loadSpec(t, args))
+		if graphDigest(t, g.OS) != graphDigest(t, base.OS) {
+			t.Errorf("changing %s changed the OS graph", name)
+		}
+		if graphDigest(t, g.Overlay) != graphDigest(t, base.Overlay) {
+			t.Errorf("changing %s changed the overlay graph", name)
+		}
+		if graphDigest(t, g.Disk) == graphDigest(t, base.Disk) {
+			t.Errorf("changing %s did not change the disk graph", name)
+		}
+	}
+	related := map[string]map[string]string{
+		"packages": {"OS_PACKAGES": "curl"},
+		"kernel":   {"OS_KERNEL": "linux-image-amd64"},
+	}
+	for name, args := range related {
+		g := buildGraph(t, loadSpec(t, args))
+		if graphDigest(t, g.OS) == graphDigest(t, base.OS) {
+			t.Errorf("changing %s did not change the OS graph", name)
+		}
+	}
+}
+
+func firstDiff(want, got string) string {
+	wl, gl := splitLines(want), splitLines(got)
+	for i := 0; i < len(wl) || i < len(gl); i++ {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			return "line " + itoa(i+1) + ":\n  want: " + w + "\n  got:  " + g
+		}
+	}
+	return "(no line differs)"
+}

@@ -1,0 +1,33 @@
+// Package debian registers the Debian overlay.
+package debian
+
+import (
+	"github.com/strata-dev/strata/layers/overlays"
+	"github.com/strata-dev/strata/spec"
+)
+
+func init() {
+	overlays.Register(overlays.Distro{
+		Defaults: spec.Distro{
+			Name:       "debian",
+			Kernel:     "linux-image-cloud-amd64",
+			Bootloader: "systemd-boot",
+			Cmdline:    "console=ttyS0",
+		},
+		Family: "apt",
+		// A container base has no init, no udev and no initramfs generator;
+		// systemd-boot-efi carries only the EFI binary, which the assembler
+		// copies to the ESP (the systemd-boot package would run bootctl).
+		BootPackages: []string{"systemd-sysv", "udev", "initramfs-tools", "systemd-boot-efi", "e2fsprogs", "iproute2"},
+		Services:     []string{"systemd-networkd"},
+		Files: []spec.File{
+			{Path: "/etc/systemd/network/80-strata-dhcp.network", Mode: "0644",
+				Content: "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n"},
+			// Sysprep deletes SSH host keys so clones differ; Debian does not
+			// recreate them by itself, so sshd would fail on first boot.
+			{Path: "/etc/systemd/system/ssh.service.d/10-strata-host-keys.conf", Mode: "0644",
+				Content: "[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n"},
+			{Path: "/etc/hostname", Mode: "0644", Content: "localhost\n"},
+		},
+	})
+}

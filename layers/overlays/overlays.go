@@ -1,0 +1,79 @@
+// Package overlays is the registry of per-distro overlays. An overlay is the
+// small set of facts and files in which one distro differs from another; each
+// distro lives in its own sub-package and registers itself from init, so adding
+// a distro never touches the code that builds the graphs.
+package overlays
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/strata-dev/strata/spec"
+)
+
+// Distro describes one distro: its spec defaults, how it installs packages and
+// what it needs on top of the base image to boot as a VM.
+type Distro struct {
+	// Defaults fills the spec fields the user left empty (kernel, bootloader, cmdline).
+	Defaults spec.Distro
+	// Family names the package manager family (see llb/packages).
+	Family string
+	// BootPackages are installed with the kernel: what a bare container base
+	// lacks to boot (init, udev, initramfs generator, the EFI boot loader).
+	BootPackages []string
+	// Services are enabled in every image of this distro, before the spec's own.
+	Services []string
+	// Files are the overlay graph's content: config that makes the OS behave
+	// as a VM (network, host keys), kept apart so the OS graph stays generic.
+	Files []spec.File
+}
+
+var (
+	mu       sync.RWMutex
+	registry = map[string]Distro{}
+)
+
+// Register adds a distro; it panics on a duplicate because that is a
+// programming error caught by any test that imports both.
+func Register(d Distro) {
+	mu.Lock()
+	defer mu.Unlock()
+	name := d.Defaults.Name
+	if _, dup := registry[name]; dup {
+		panic(fmt.Sprintf("overlays: distro %q registered twice", name))
+	}
+	registry[name] = d
+}
+
+// Lookup returns the registered distro called name.
+func Lookup(name string) (Distro, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	d, ok := registry[name]
+	return d, ok
+}
+
+// Defaults returns every registered distro's spec defaults, keyed by name, in
+// the form spec.Load validates against.
+func Defaults() map[string]spec.Distro {
+	mu.RLock()
+	defer mu.RUnlock()
+	out := make(map[string]spec.Distro, len(registry))
+	for name, d := range registry {
+		out[name] = d.Defaults
+	}
+	return out
+}
+
+// Names lists the registered distros, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for name := range registry {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,72 @@
+// Package packages turns "install these packages" into an LLB exec for each
+// package-manager family. Families are data, so a new distro family is a new
+// table entry rather than a branch in the graph code.
+package packages
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+)
+
+// Family is how one package manager installs packages inside a build step.
+type Family struct {
+	// Script returns the shell script that installs pkgs.
+	Script func(pkgs []string) string
+	// CacheDirs are kept between builds as BuildKit cache mounts, so a rebuild
+	// re-downloads nothing and the image never contains the package cache.
+	CacheDirs []string
+	// Env is set for every install step.
+	Env map[string]string
+}
+
+var families = map[string]Family{
+	"apt": {
+		Script: func(pkgs []string) string {
+			// The base may carry docker-clean, which would empty the cache mount.
+			return "set -eu\n" +
+				"rm -f /etc/apt/apt.conf.d/docker-clean\n" +
+				"apt-get update -q\n" +
+				"apt-get install -y -q --no-install-recommends " + strings.Join(pkgs, " ") + "\n"
+		},
+		CacheDirs: []string{"/var/cache/apt/archives", "/var/lib/apt/lists"},
+		Env:       map[string]string{"DEBIAN_FRONTEND": "noninteractive"},
+	},
+}
+
+// Lookup returns the family called name.
+func Lookup(name string) (Family, error) {
+	f, ok := families[name]
+	if !ok {
+		return Family{}, fmt.Errorf("unknown package family %q", name)
+	}
+	return f, nil
+}
+
+// Install runs the family's install script for pkgs on top of st. cacheNS
+// separates cache mounts of different distros, whose archives must not mix.
+func (f Family) Install(st llb.State, pkgs []string, cacheNS string, opts ...llb.ConstraintsOpt) llb.State {
+	runOpts := []llb.RunOption{llb.Args([]string{"/bin/sh", "-c", f.Script(pkgs)})}
+	for _, dir := range f.CacheDirs {
+		runOpts = append(runOpts, llb.AddMount(dir, llb.Scratch(),
+			llb.AsPersistentCacheDir("strata-"+cacheNS+dir, llb.CacheMountLocked)))
+	}
+	for _, k := range sortedKeys(f.Env) {
+		runOpts = append(runOpts, llb.AddEnv(k, f.Env[k]))
+	}
+	for _, o := range opts {
+		runOpts = append(runOpts, o)
+	}
+	return st.Run(runOpts...).Root()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

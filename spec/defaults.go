@@ -1,0 +1,50 @@
+package spec
+
+// DefaultDistro is the distro used when os.distro is not set. It is
+// exported so that callers that look up overlays themselves agree with
+// Load.
+const DefaultDistro = "debian"
+
+// Built-in defaults that do not depend on the distro.
+const (
+	defaultDiskSize   = 8 * GiB
+	defaultBoot       = "uefi"
+	defaultBootloader = "systemd-boot"
+	defaultFilesystem = "ext4"
+	defaultRootLabel  = "root"
+	defaultFileMode   = "0644"
+	defaultInstall    = "rootfs"
+)
+
+// ApplyDefaults fills fields the user left empty, first from the distro
+// overlay and then from the built-in defaults. It never overwrites a value
+// the file or a build arg set, so it is safe to call after ApplyOverrides.
+func (s *Spec) ApplyDefaults(d Distro) {
+	img := &s.Image
+	fill(&img.OS.Distro, d.Name, DefaultDistro)
+	fill(&img.OS.Kernel, d.Kernel)
+	for i := range img.OS.Files {
+		fill(&img.OS.Files[i].Mode, defaultFileMode)
+	}
+	if img.Disk.Size == 0 {
+		img.Disk.Size = defaultDiskSize
+	}
+	fill(&img.Disk.Boot, defaultBoot)
+	fill(&img.Disk.Bootloader, d.Bootloader, defaultBootloader)
+	fill(&img.Disk.Root.Filesystem, defaultFilesystem)
+	fill(&img.Disk.Root.Label, defaultRootLabel)
+	fill(&img.Disk.Cmdline, d.Cmdline)
+	if img.Kubernetes != nil {
+		fill(&img.Kubernetes.Install, defaultInstall)
+	}
+}
+
+// fill sets *field to the first non-empty candidate when it is empty.
+func fill(field *string, candidates ...string) {
+	for _, c := range candidates {
+		if *field != "" {
+			return
+		}
+		*field = c
+	}
+}

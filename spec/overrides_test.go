@@ -1,0 +1,226 @@
+package spec
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestOverridableNames(t *testing.T) {
+	want := []string{
+		"NAME", "OS_BASE", "OS_DISTRO", "OS_KERNEL", "OS_PACKAGES",
+		"DISK_SIZE", "DISK_BOOT", "DISK_BOOTLOADER", "DISK_CMDLINE", "DISK_ROOT_LABEL",
+		"KUBERNETES_VERSION", "KUBERNETES_CONTAINERD", "KUBERNETES_RUNC", "KUBERNETES_CRICTL",
+		"KUBERNETES_CNI", "KUBERNETES_SOURCE", "KUBERNETES_INSTALL",
+	}
+	var got []string
+	for _, a := range Overridable() {
+		got = append(got, a.Name)
+		// The name is the field path in upper snake case.
+		if snake := strings.ToUpper(strings.ReplaceAll(a.Field, ".", "_")); snake != a.Name {
+			t.Errorf("%s: field %q would be named %s", a.Name, a.Field, snake)
+		}
+		if a.Description == "" {
+			t.Errorf("%s: no description", a.Name)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v\nwant %v", got, want)
+	}
+}
+
+// TestOverridableFields checks that every arg names a real field and sets
+// exactly that field.
+func TestOverridableFields(t *testing.T) {
+	data := readTestdata(t, "full-k8s.yaml")
+	base, err := Parse("full-k8s.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range Overridable() {
+		if _, ok := base.Position(a.Field); !ok {
+			t.Errorf("%s: field %q is not in full-k8s.yaml, which sets every overridable field", a.Name, a.Field)
+		}
+		s, err := Parse("full-k8s.yaml", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		value := "x1"
+		if a.Name == "DISK_SIZE" {
+			value = "16GiB"
+		}
+		if err := s.ApplyOverrides(map[string]string{a.Name: value}); err != nil {
+			t.Fatalf("%s: %v", a.Name, err)
+		}
+		if s.Digest() == base.Digest() {
+			t.Errorf("%s changed nothing", a.Name)
+		}
+		if arg, ok := s.overriddenBy(a.Field); !ok || arg != a.Name {
+			t.Errorf("%s: %q recorded as set by %q", a.Name, a.Field, arg)
+		}
+	}
+}
+
+func TestApplyOverrides(t *testing.T) {
+	s, err := Parse("full.yaml", readTestdata(t, "full.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.ApplyOverrides(map[string]string{
+		"NAME":                  "custom",
+		"OS_PACKAGES":           " curl, jq,,",
+		"DISK_SIZE":             "16GiB",
+		"DISK_CMDLINE":          "console=ttyS0 quiet",
+		"KUBERNETES_VERSION":    "v1.31.2",
+		"KUBERNETES_CONTAINERD": "1.7.22",
+		// Predefined by BuildKit: ignored.
+		"BUILDKIT_SYNTAX":               "ghcr.io/strata-dev/strata:v0",
+		"BUILDKIT_CACHE_MOUNT_NS":       "ns",
+		"BUILDKIT_MULTI_PLATFORM":       "1",
+		"SOURCE_DATE_EPOCH":             "0",
+		"HTTP_PROXY":                    "http://proxy:3128",
+		"https_proxy":                   "http://proxy:3128",
+		"NO_PROXY":                      "localhost",
+		"ftp_proxy":                     "x",
+		"ALL_PROXY":                     "x",
+		"BUILDKIT_SANDBOX_HOSTNAME":     "h",
+		"BUILDKIT_CONTEXT_KEEP_GIT_DIR": "1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ApplyDefaults(testDistros["debian"])
+	if err := s.Validate(testDistros); err != nil {
+		t.Fatal(err)
+	}
+	img := s.Image
+	if img.Name != "custom" || img.Disk.Size != 16*GiB || img.Disk.Cmdline != "console=ttyS0 quiet" {
+		t.Errorf("scalars not overridden: %q %v %q", img.Name, img.Disk.Size, img.Disk.Cmdline)
+	}
+	if want := []string{"curl", "jq"}; !reflect.DeepEqual(img.OS.Packages, want) {
+		t.Errorf("packages %q, want %q", img.OS.Packages, want)
+	}
+	want := &Kubernetes{Version: "v1.31.2", Containerd: "1.7.22", Install: "rootfs"}
+	if !reflect.DeepEqual(img.Kubernetes, want) {
+		t.Errorf("kubernetes %#v, want %#v", img.Kubernetes, want)
+	}
+	// Element positions of the replaced list are gone; the key stays.
+	if p, ok := s.Position("os.packages[0]"); ok {
+		t.Errorf("stale position %v for replaced os.packages[0]", p)
+	}
+	if p, ok := s.Position("os.packages"); !ok || p != (Pos{9, 3}) {
+		t.Errorf("os.packages at %v, %v; want 9:3", p, ok)
+	}
+}
+
+func TestApplyOverridesEmptyPackagesClears(t *testing.T) {
+	s, err := Parse("full.yaml", readTestdata(t, "full.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ApplyOverrides(map[string]string{"OS_PACKAGES": ""}); err != nil {
+		t.Fatal(err)
+	}
+	if s.Image.OS.Packages != nil {
+		t.Errorf("packages %q, want none", s.Image.OS.Packages)
+	}
+}
+
+func TestApplyOverridesErrors(t *testing.T) {
+	const allArgs = "DISK_BOOT, DISK_BOOTLOADER, DISK_CMDLINE, DISK_ROOT_LABEL, DISK_SIZE, " +
+		"KUBERNETES_CNI, KUBERNETES_CONTAINERD, KUBERNETES_CRICTL, KUBERNETES_INSTALL, KUBERNETES_RUNC, " +
+		"KUBERNETES_SOURCE, KUBERNETES_VERSION, NAME, OS_BASE, OS_DISTRO, OS_KERNEL, OS_PACKAGES"
+	tests := []struct {
+		name string
+		args map[string]string
+		want string
+	}{
+		{
+			name: "unknown arg",
+			args: map[string]string{"FOO": "1"},
+			want: `build arg "FOO" is not declared by node.yaml; overridable args: ` + allArgs,
+		},
+		{
+			name: "args are case-sensitive; all unknown ones are reported",
+			args: map[string]string{"disk_size": "8GiB", "DISK_SIZE": "8GiB", "OS_PACKAGE": "a"},
+			want: `build arg "OS_PACKAGE" is not declared by node.yaml; overridable args: ` + allArgs + "\n" +
+				`build arg "disk_size" is not declared by node.yaml; overridable args: ` + allArgs,
+		},
+		{
+			name: "bad size",
+			args: map[string]string{"DISK_SIZE": "abc"},
+			want: `build arg DISK_SIZE: invalid size "abc"; use a whole number with a unit KiB, MiB, GiB or TiB (e.g. 8GiB), or a plain number of bytes`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load("node.yaml", []byte(header), tt.args, testDistros)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestOverrideValidation checks that overridden values are validated and
+// blamed on the arg.
+func TestOverrideValidation(t *testing.T) {
+	tests := []struct {
+		name string
+		file string
+		args map[string]string
+		want string
+	}{
+		{
+			name: "field written in the file keeps its position",
+			file: "full.yaml",
+			args: map[string]string{"DISK_BOOT": "bios"},
+			want: `full.yaml:17:3: disk.boot: boot mode "bios" is not supported yet; use uefi (set by build arg DISK_BOOT)`,
+		},
+		{
+			name: "size",
+			file: "full.yaml",
+			args: map[string]string{"DISK_SIZE": "100MiB"},
+			want: `full.yaml:16:3: disk.size: 100MiB is too small; use at least 1GiB (set by build arg DISK_SIZE)`,
+		},
+		{
+			name: "replaced list points at its key",
+			file: "full.yaml",
+			args: map[string]string{"OS_PACKAGES": "curl,curl"},
+			want: `full.yaml:9:3: os.packages[1]: duplicate package "curl", already listed as os.packages[0]; list each package once (set by build arg OS_PACKAGES)`,
+		},
+		{
+			name: "section created by an arg points at the document",
+			file: "full.yaml",
+			args: map[string]string{"KUBERNETES_VERSION": "1.31"},
+			want: `full.yaml:2:1: kubernetes.version: invalid version "1.31"; use vMAJOR.MINOR.PATCH, e.g. v1.31.2 (set by build arg KUBERNETES_VERSION)`,
+		},
+		{
+			name: "distro",
+			file: "minimal.yaml",
+			args: map[string]string{"OS_DISTRO": "arch"},
+			want: `minimal.yaml:1:1: os.distro: unknown distro "arch"; known: debian, ubuntu (set by build arg OS_DISTRO)`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.file, readTestdata(t, tt.file), tt.args, testDistros)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			if got := err.Error(); got != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestOverrideDistroPicksDefaults(t *testing.T) {
+	s := mustLoad(t, "minimal.yaml", readTestdata(t, "minimal.yaml"), map[string]string{"OS_DISTRO": "ubuntu"})
+	if s.Image.OS.Kernel != "linux-image-virtual" || s.Image.Disk.Cmdline != "console=tty1" {
+		t.Errorf("ubuntu defaults not applied: kernel %q, cmdline %q", s.Image.OS.Kernel, s.Image.Disk.Cmdline)
+	}
+}

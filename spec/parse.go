@@ -1,0 +1,111 @@
+package spec
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Parse reads one YAML document strictly into a Spec. Syntax errors,
+// wrong types, unknown and duplicate fields are all reported, with their
+// positions, as an *Error or an ErrorList. Parse applies no defaults, so
+// the result is exactly what the file says.
+func Parse(file string, data []byte) (*Spec, error) {
+	p := &problems{file: file}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			p.add(Pos{Line: 1, Column: 1}, "", "the file has no YAML document; start it with apiVersion: %s", APIVersion)
+			return nil, p.err()
+		}
+		return nil, syntaxError(file, err)
+	}
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, syntaxError(file, err)
+		}
+		if !isEmptyDocument(&extra) {
+			p.add(nodePos(&extra), "", "the file holds more than one YAML document; keep one NodeImage per file and remove the \"---\" separator")
+			return nil, p.err()
+		}
+	}
+
+	s := &Spec{File: file, pos: map[string]Pos{}}
+	root := &doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) > 0 {
+		root = resolve(doc.Content[0])
+	}
+	rootType := reflect.TypeOf(s.Image)
+	if root.Kind != yaml.MappingNode {
+		p.add(nodePos(root), "", "the document must be %s, got %s", expected(rootType), describe(root))
+		return nil, p.err()
+	}
+	s.pos[""] = nodePos(root)
+	d := &decoder{problems: p, pos: s.pos}
+	d.value(root, "", nodePos(root), reflect.ValueOf(&s.Image).Elem())
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// isEmptyDocument reports a document with nothing in it, as left by a
+// trailing "---"; editors and generators add those, and they are harmless.
+func isEmptyDocument(doc *yaml.Node) bool {
+	for _, n := range doc.Content {
+		if !isNull(n) || n.Value != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// yamlLine matches yaml.v3's error text, which carries a line but no
+// column.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parserProblems are the messages of yaml.v3's parser stage. yaml.v3
+// reports their line 0-based (its scanner errors are 1-based), and leaves
+// the line out altogether for problems on the first line.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found undefined tag handle":             true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
+// syntaxError turns a yaml.v3 parse error into an *Error so that callers
+// see one error type for every problem in the file. Errors without a line
+// are placed on line 1, which is where yaml.v3 omits it.
+func syntaxError(file string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	pos := Pos{Line: 1}
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		if line, convErr := strconv.Atoi(m[1]); convErr == nil {
+			pos.Line, msg = line, m[2]
+			if parserProblems[msg] {
+				pos.Line++
+			}
+		}
+	}
+	return &Error{File: file, Pos: pos, Message: "invalid YAML: " + msg}
+}

@@ -1,0 +1,94 @@
+// Package spec loads the node-image YAML file that users write.
+//
+// Loading is strict on purpose: a typo in a build spec should stop the
+// build with a file:line:column pointing at it, not silently produce an
+// image without the package the user asked for. Every problem is reported
+// as an *Error carrying the field path and position, so the frontend can
+// map it to BuildKit's source view in one place.
+package spec
+
+// APIVersion is the only apiVersion this package understands; a later
+// incompatible schema gets a new value so old files keep their meaning.
+const APIVersion = "strata.dev/v1alpha1"
+
+// Kind is the only document kind a node-image file may declare; the field
+// exists so other kinds can share the file format later.
+const Kind = "NodeImage"
+
+// NodeImage is the whole user-facing spec. Its fields mirror the YAML
+// keys one to one so error paths match what the user typed.
+type NodeImage struct {
+	APIVersion string      `yaml:"apiVersion" json:"apiVersion,omitempty"`
+	Kind       string      `yaml:"kind" json:"kind,omitempty"`
+	Name       string      `yaml:"name" json:"name,omitempty"`
+	OS         OS          `yaml:"os" json:"os"`
+	Kubernetes *Kubernetes `yaml:"kubernetes" json:"kubernetes,omitempty"`
+	Disk       Disk        `yaml:"disk" json:"disk"`
+	Outputs    []string    `yaml:"outputs" json:"outputs,omitempty"`
+}
+
+// OS describes the operating-system layer. Base is optional because the
+// build can take the base image from the named context "os-base" instead.
+type OS struct {
+	Base     string            `yaml:"base" json:"base,omitempty"`
+	Distro   string            `yaml:"distro" json:"distro,omitempty"`
+	Kernel   string            `yaml:"kernel" json:"kernel,omitempty"`
+	Packages []string          `yaml:"packages" json:"packages,omitempty"`
+	Files    []File            `yaml:"files" json:"files,omitempty"`
+	Sysctl   map[string]string `yaml:"sysctl" json:"sysctl,omitempty"`
+	Modules  []string          `yaml:"modules" json:"modules,omitempty"`
+	Services Services          `yaml:"services" json:"services"`
+	Run      []string          `yaml:"run" json:"run,omitempty"`
+}
+
+// File is a file written into the image. Mode stays a string so that the
+// octal form the user wrote ("0644") survives YAML's number parsing.
+type File struct {
+	Path    string `yaml:"path" json:"path,omitempty"`
+	Content string `yaml:"content" json:"content,omitempty"`
+	Mode    string `yaml:"mode" json:"mode,omitempty"`
+}
+
+// Services lists systemd units to enable or disable. A name without a
+// unit-type suffix means a .service unit; names are kept as written.
+type Services struct {
+	Enable  []string `yaml:"enable" json:"enable,omitempty"`
+	Disable []string `yaml:"disable" json:"disable,omitempty"`
+}
+
+// Kubernetes pins the Kubernetes layer. It is validated even before the
+// layer is built so that malformed input fails early and clearly.
+type Kubernetes struct {
+	Version    string `yaml:"version" json:"version,omitempty"`
+	Containerd string `yaml:"containerd" json:"containerd,omitempty"`
+	Runc       string `yaml:"runc" json:"runc,omitempty"`
+	Crictl     string `yaml:"crictl" json:"crictl,omitempty"`
+	CNI        string `yaml:"cni" json:"cni,omitempty"`
+	Source     string `yaml:"source" json:"source,omitempty"`
+	Install    string `yaml:"install" json:"install,omitempty"`
+}
+
+// Disk describes the disk layout the assembler produces.
+type Disk struct {
+	Size       ByteSize `yaml:"size" json:"size,omitempty"`
+	Boot       string   `yaml:"boot" json:"boot,omitempty"`
+	Bootloader string   `yaml:"bootloader" json:"bootloader,omitempty"`
+	Root       RootFS   `yaml:"root" json:"root"`
+	Cmdline    string   `yaml:"cmdline" json:"cmdline,omitempty"`
+}
+
+// RootFS describes the root filesystem; the label is what the kernel
+// command line uses to find it.
+type RootFS struct {
+	Filesystem string `yaml:"filesystem" json:"filesystem,omitempty"`
+	Label      string `yaml:"label" json:"label,omitempty"`
+}
+
+// Distro holds the per-distro defaults. The distro overlays supply these
+// values so that this package does not depend on any overlay.
+type Distro struct {
+	Name       string
+	Kernel     string
+	Bootloader string
+	Cmdline    string
+}

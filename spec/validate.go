@@ -1,0 +1,370 @@
+package spec
+
+import (
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Validate checks what Parse cannot: values, required fields and rules
+// across fields. It expects ApplyDefaults to have run, and reports every
+// problem at once, in document order, as an *Error or an ErrorList. A
+// kubernetes section is checked but not refused: whether it can be built
+// is the frontend's call.
+func (s *Spec) Validate(distros map[string]Distro) error {
+	v := &validator{spec: s, problems: &problems{file: s.File}}
+	img := &s.Image
+	v.header(img)
+	v.os(&img.OS, distros)
+	if img.Kubernetes != nil {
+		v.kubernetes(img.Kubernetes)
+	}
+	v.disk(&img.Disk)
+	v.outputs(img.Outputs)
+	v.sortByPos()
+	return v.err()
+}
+
+// validator reports problems at the position of the field, and blames the
+// build arg when one set the field.
+type validator struct {
+	spec *Spec
+	*problems
+}
+
+func (v *validator) fail(field, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if arg, ok := v.spec.overriddenBy(field); ok {
+		msg += " (set by build arg " + arg + ")"
+	}
+	v.add(v.spec.locate(field), field, "%s", msg)
+}
+
+var (
+	namePattern    = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$`)
+	packagePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+_:=~-]*$`)
+	sysctlPattern  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/-]*$`)
+	modulePattern  = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	unitPattern    = regexp.MustCompile(`^[A-Za-z0-9_:@\\][A-Za-z0-9_:@\\.-]*$`)
+	modePattern    = regexp.MustCompile(`^[0-7]{3,4}$`)
+	k8sVersion     = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
+	plainVersion   = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+)
+
+// imageRefPattern follows the OCI distribution grammar closely enough to
+// catch typos: [domain[:port]/]path[:tag][@digest].
+var imageRefPattern = func() *regexp.Regexp {
+	const (
+		domainPart = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+		domain     = domainPart + `(?:\.` + domainPart + `)*(?::[0-9]+)?`
+		component  = `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
+		tag        = `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`
+		digest     = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
+	)
+	return regexp.MustCompile(`^(?:` + domain + `/)?` + component + `(?:/` + component + `)*(?::` + tag + `)?(?:@` + digest + `)?$`)
+}()
+
+const maxNameLen = 63
+
+func (v *validator) header(img *NodeImage) {
+	switch img.APIVersion {
+	case APIVersion:
+	case "":
+		v.fail("apiVersion", "required; set it to %s", APIVersion)
+	default:
+		v.fail("apiVersion", "unsupported apiVersion %q; use %s", img.APIVersion, APIVersion)
+	}
+	switch img.Kind {
+	case Kind:
+	case "":
+		v.fail("kind", "required; set it to %s", Kind)
+	default:
+		v.fail("kind", "unsupported kind %q; use %s", img.Kind, Kind)
+	}
+	switch {
+	case img.Name == "":
+		v.fail("name", "required; set a name such as debian-12-k8s")
+	case len(img.Name) > maxNameLen || !namePattern.MatchString(img.Name):
+		v.fail("name", "invalid name %q; use up to %d lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", img.Name, maxNameLen)
+	}
+}
+
+func (v *validator) os(o *OS, distros map[string]Distro) {
+	if o.Base != "" && !imageRefPattern.MatchString(o.Base) {
+		v.fail("os.base", "invalid image reference %q; use a reference such as docker.io/library/debian:bookworm, or leave os.base out to use the build context os-base", o.Base)
+	}
+	_, known := distros[o.Distro]
+	if !known {
+		v.fail("os.distro", "unknown distro %q; known: %s", o.Distro, knownDistros(distros))
+	}
+	switch {
+	case o.Kernel == "" && known:
+		v.fail("os.kernel", "required: distro %q has no default kernel; name the kernel package", o.Distro)
+	case o.Kernel != "" && !packagePattern.MatchString(o.Kernel):
+		v.fail("os.kernel", "invalid package name %q; use a package name such as linux-image-amd64", o.Kernel)
+	}
+	v.packages(o.Packages)
+	v.files(o.Files)
+	v.sysctl(o.Sysctl)
+	for i, m := range o.Modules {
+		if !modulePattern.MatchString(m) {
+			v.fail(index("os.modules", i), "invalid module name %q; use a kernel module name such as br_netfilter (letters, digits, '_' and '-')", m)
+		}
+	}
+	v.services(&o.Services)
+	for i, cmd := range o.Run {
+		if strings.TrimSpace(cmd) == "" {
+			v.fail(index("os.run", i), "empty command; remove the entry or give a shell command")
+		}
+	}
+}
+
+func knownDistros(distros map[string]Distro) string {
+	if len(distros) == 0 {
+		return "none (no distro overlays are registered)"
+	}
+	names := make([]string, 0, len(distros))
+	for name := range distros {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func (v *validator) packages(pkgs []string) {
+	first := map[string]int{}
+	for i, p := range pkgs {
+		field := index("os.packages", i)
+		if !packagePattern.MatchString(p) {
+			v.fail(field, "invalid package name %q; use a name such as openssh-server, without spaces and not starting with '-'", p)
+			continue
+		}
+		if j, dup := first[p]; dup {
+			v.fail(field, "duplicate package %q, already listed as %s; list each package once", p, index("os.packages", j))
+			continue
+		}
+		first[p] = i
+	}
+}
+
+func (v *validator) files(files []File) {
+	first := map[string]int{}
+	for i, f := range files {
+		field := index("os.files", i)
+		switch {
+		case f.Path == "":
+			v.fail(field+".path", "required; set an absolute path such as /etc/motd")
+		case !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || f.Path == "/":
+			v.fail(field+".path", "invalid path %q; use an absolute, clean path to a file, such as /etc/motd", f.Path)
+		default:
+			if j, dup := first[f.Path]; dup {
+				v.fail(field+".path", "duplicate path %q, already written by %s; write each file once", f.Path, index("os.files", j))
+			} else {
+				first[f.Path] = i
+			}
+		}
+		if !modePattern.MatchString(f.Mode) {
+			v.fail(field+".mode", "invalid mode %q; use an octal string from 0000 to 7777, such as \"0644\"", f.Mode)
+		}
+	}
+}
+
+func (v *validator) sysctl(sysctl map[string]string) {
+	// Sorted so that problems sharing a position keep a stable order.
+	keys := make([]string, 0, len(sysctl))
+	for key := range sysctl {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+	for _, key := range keys {
+		value := sysctl[key]
+		field := "os.sysctl." + key
+		if !sysctlPattern.MatchString(key) || strings.Contains(key, "..") {
+			v.fail(field, "invalid sysctl name %q; use a name such as net.ipv4.ip_forward (letters, digits, '.', '_', '-' and '/')", key)
+		}
+		switch {
+		case value == "":
+			v.fail(field, "empty value; give a value such as \"1\"")
+		case strings.ContainsAny(value, "\r\n"):
+			v.fail(field, "value must be a single line")
+		}
+	}
+}
+
+// unitTypes are the systemd unit suffixes; a name without one is a
+// service.
+var unitTypes = []string{"service", "socket", "device", "mount", "automount", "swap", "target", "path", "timer", "slice", "scope"}
+
+func (v *validator) services(svc *Services) {
+	enabled := map[string]int{}
+	check := func(list string, units []string) {
+		for i, u := range units {
+			field := index("os.services."+list, i)
+			if !unitPattern.MatchString(u) {
+				v.fail(field, "invalid unit name %q; use a systemd unit such as chrony or apt-daily.timer", u)
+				continue
+			}
+			unit, ok := unitName(u)
+			if !ok {
+				v.fail(field, "unknown unit type in %q; use a suffix .%s, or none for a service", u, strings.Join(unitTypes, ", ."))
+				continue
+			}
+			if list == "enable" {
+				enabled[unit] = i
+			} else if j, both := enabled[unit]; both {
+				v.fail(field, "unit %q is also in %s; keep it in one list", u, index("os.services.enable", j))
+			}
+		}
+	}
+	check("enable", svc.Enable)
+	check("disable", svc.Disable)
+}
+
+// unitName returns the full unit name, adding .service when there is no
+// suffix, and reports whether the suffix is a unit type.
+func unitName(u string) (string, bool) {
+	i := strings.LastIndex(u, ".")
+	if i < 0 {
+		return u + ".service", true
+	}
+	for _, t := range unitTypes {
+		if u[i+1:] == t {
+			return u, true
+		}
+	}
+	return "", false
+}
+
+// componentVersions are the pinned Kubernetes companions; each has an
+// example so that errors show a realistic value.
+var componentVersions = []struct {
+	field   string
+	get     func(*Kubernetes) string
+	example string
+}{
+	{"containerd", func(k *Kubernetes) string { return k.Containerd }, "1.7.22"},
+	{"runc", func(k *Kubernetes) string { return k.Runc }, "1.1.14"},
+	{"crictl", func(k *Kubernetes) string { return k.Crictl }, "1.31.1"},
+	{"cni", func(k *Kubernetes) string { return k.CNI }, "1.5.1"},
+}
+
+func (v *validator) kubernetes(k *Kubernetes) {
+	switch {
+	case k.Version == "":
+		v.fail("kubernetes.version", "required; set a release such as v1.31.2")
+	case !k8sVersion.MatchString(k.Version):
+		msg := fmt.Sprintf("invalid version %q; use vMAJOR.MINOR.PATCH, e.g. v1.31.2", k.Version)
+		if plainVersion.MatchString(k.Version) {
+			msg += fmt.Sprintf(" (did you mean %q?)", "v"+k.Version)
+		}
+		v.fail("kubernetes.version", "%s", msg)
+	}
+	for _, c := range componentVersions {
+		if ver := c.get(k); ver != "" && !plainVersion.MatchString(ver) {
+			v.fail("kubernetes."+c.field, "invalid version %q; use MAJOR.MINOR.PATCH without a leading v, e.g. %s", ver, c.example)
+		}
+	}
+	if k.Source != "" {
+		u, err := url.Parse(k.Source)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.fail("kubernetes.source", "invalid URL %q; use an http:// or https:// URL such as https://dl.k8s.io", k.Source)
+		}
+	}
+	v.choice("kubernetes.install", "install mode", k.Install, installModes)
+}
+
+// choice is one recognised value of an enumerated field. Recognised but
+// unsupported values get a "not supported yet" error instead of "unknown"
+// so users know the option is planned, not misspelt.
+type choice struct {
+	value     string
+	supported bool
+}
+
+var (
+	bootModes    = []choice{{"uefi", true}, {"bios", false}, {"hybrid", false}}
+	bootloaders  = []choice{{"systemd-boot", true}, {"grub", false}}
+	filesystems  = []choice{{"ext4", true}}
+	installModes = []choice{{"rootfs", true}, {"sysext", true}}
+)
+
+func (v *validator) choice(field, what, value string, choices []choice) {
+	var all, supported []string
+	found := -1
+	for i, c := range choices {
+		all = append(all, c.value)
+		if c.supported {
+			supported = append(supported, c.value)
+		}
+		if c.value == value {
+			found = i
+		}
+	}
+	switch {
+	case found >= 0 && choices[found].supported:
+	case found >= 0:
+		v.fail(field, "%s %q is not supported yet; use %s", what, value, strings.Join(supported, " or "))
+	case value == "":
+		v.fail(field, "required; allowed: %s", strings.Join(all, ", "))
+	default:
+		v.fail(field, "unknown %s %q; allowed: %s", what, value, strings.Join(all, ", "))
+	}
+}
+
+// minDiskSize leaves room for the ESP and a minimal root filesystem.
+const minDiskSize = GiB
+
+// maxLabelLen is the ext4 volume label limit in bytes.
+const maxLabelLen = 16
+
+func (v *validator) disk(d *Disk) {
+	switch {
+	case d.Size < minDiskSize:
+		v.fail("disk.size", "%s is too small; use at least %s", d.Size, ByteSize(minDiskSize))
+	case d.Size%MiB != 0:
+		v.fail("disk.size", "%d bytes is not a whole number of MiB; use e.g. %dMiB", int64(d.Size), (d.Size+MiB-1)/MiB)
+	}
+	v.choice("disk.boot", "boot mode", d.Boot, bootModes)
+	v.choice("disk.bootloader", "bootloader", d.Bootloader, bootloaders)
+	v.choice("disk.root.filesystem", "filesystem", d.Root.Filesystem, filesystems)
+	switch label := d.Root.Label; {
+	case label == "":
+		v.fail("disk.root.label", "required; set a label such as root")
+	case len(label) > maxLabelLen:
+		v.fail("disk.root.label", "label %q is %d bytes; ext4 labels are at most %d bytes", label, len(label), maxLabelLen)
+	case strings.ContainsAny(label, " \t\r\n/"):
+		v.fail("disk.root.label", "label %q contains whitespace or '/'; the kernel command line refers to it as root=LABEL=...", label)
+	}
+	if strings.ContainsAny(d.Cmdline, "\r\n") {
+		v.fail("disk.cmdline", "must be a single line")
+	}
+}
+
+// outputNames are the outputs accepted for now; each becomes a build
+// target.
+var outputNames = []string{"disk", "raw", "qemu", "aws", "azure", "gcp", "vsphere", "openstack"}
+
+func (v *validator) outputs(outputs []string) {
+	first := map[string]int{}
+	for i, o := range outputs {
+		field := index("outputs", i)
+		if !slices.Contains(outputNames, o) {
+			v.fail(field, "unknown output %q; allowed: %s", o, strings.Join(outputNames, ", "))
+			continue
+		}
+		if j, dup := first[o]; dup {
+			v.fail(field, "duplicate output %q, already listed as %s; list each output once", o, index("outputs", j))
+			continue
+		}
+		first[o] = i
+	}
+}
+
+func index(field string, i int) string {
+	return field + "[" + strconv.Itoa(i) + "]"
+}
