@@ -8,7 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // exampleDisk builds examples/debian.yaml once for every test that needs it.
@@ -33,6 +35,10 @@ func TestExampleDiskLayout(t *testing.T) {
 	}
 	if want := int64(4 << 30); st.Size() != want {
 		t.Errorf("disk size %d, want %d (disk.size: 4GiB)", st.Size(), want)
+	}
+	// The export streams zeros; strata build punches the holes back.
+	if allocated := st.Sys().(*syscall.Stat_t).Blocks * 512; allocated > 2<<30 {
+		t.Errorf("disk.raw has %d MiB allocated of 4096: not sparse", allocated>>20)
 	}
 
 	table := sfdisk(t, disk)
@@ -147,4 +153,66 @@ func debugfs(t *testing.T, img, request string) string {
 		t.Fatalf("debugfs -R %q: %v\n%s", request, err, out)
 	}
 	return string(out)
+}
+
+// TestBuildArgOverridesSpec: a --build-arg changes the disk (its size)
+// while the OS layer comes from cache.
+func TestBuildArgOverridesSpec(t *testing.T) {
+	requireE2E(t)
+	if _, err := exampleDisk(); err != nil {
+		t.Fatal(err) // warms the cache, so the check below is meaningful
+	}
+	out := filepath.Join(env.workDir, "override")
+	log, err := strataBuild("examples/debian.yaml", "disk", out, "--build-arg", "DISK_SIZE=2GiB", "--progress", "rawjson")
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, tail(log, 80))
+	}
+	st, err := os.Stat(filepath.Join(out, "disk.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() != 2<<30 {
+		t.Errorf("disk size %d, want 2 GiB from DISK_SIZE", st.Size())
+	}
+	for _, step := range []string{"[os 1/6] install kernel", "[os 2/6] install packages"} {
+		if !cached(log, step) {
+			t.Errorf("step %q re-ran for a disk-only change:\n%s", step, tail(log, 80))
+		}
+	}
+}
+
+// vertexCache reads `--progress rawjson` output and reports, for each vertex
+// name, whether BuildKit served it from cache: the solve's own account.
+func vertexCache(log string) map[string]bool {
+	out := map[string]bool{}
+	for _, line := range strings.Split(log, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var status struct {
+			Vertexes []struct {
+				Name      string     `json:"name"`
+				Cached    bool       `json:"cached"`
+				Completed *time.Time `json:"completed"`
+			} `json:"vertexes"`
+		}
+		if json.Unmarshal([]byte(line), &status) != nil {
+			continue
+		}
+		for _, v := range status.Vertexes {
+			if v.Completed != nil || v.Cached {
+				out[v.Name] = out[v.Name] || v.Cached
+			}
+		}
+	}
+	return out
+}
+
+func cached(log, prefix string) bool {
+	for name, c := range vertexCache(log) {
+		if strings.HasPrefix(name, prefix) {
+			return c
+		}
+	}
+	return false
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/exporters/disk"
 	"github.com/strata-dev/strata/frontend"
+	"github.com/strata-dev/strata/layers/node"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 )
@@ -92,7 +94,29 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 	for _, src := range errdefs.Sources(err) {
 		src.Print(os.Stderr)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return resparsify(solveOpt.Exports)
+}
+
+// resparsify gives exported disk images their holes back: the local
+// exporter streams them as zeros, which would cost the user the disk's
+// whole virtual size in real blocks.
+func resparsify(exports []client.ExportEntry) error {
+	for _, e := range exports {
+		if e.Type != client.ExporterLocal {
+			continue
+		}
+		path := filepath.Join(e.OutputDir, node.DiskFile)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		if _, err := disk.PunchHoles(path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // solveOptions translates the CLI flags into what BuildKit's client takes,

@@ -170,6 +170,9 @@ func Boot(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
 	if _, err := os.Stat(o.Disk); err != nil {
 		return nil, fmt.Errorf("qemu: disk: %w", err)
 	}
@@ -196,13 +199,14 @@ func Boot(ctx context.Context, opts Options) (*Result, error) {
 	var logFile *os.File
 	if logPath == "" {
 		logFile, err = os.CreateTemp("", "strata-console-*.log")
-		logPath, keepLog = logFile.Name(), false
+		keepLog = false
 	} else {
 		logFile, err = os.Create(logPath)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("qemu: console log: %w", err)
 	}
+	logPath = logFile.Name()
 
 	res, err := run(ctx, o, exec.Command(qemuBinary, o.args(fw.Code, vars)...), logFile)
 	if cerr := logFile.Close(); cerr != nil && err == nil {
@@ -243,6 +247,9 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid: true,
 		// If the test binary itself dies, the kernel still stops QEMU.
+		// (The signal follows the exit of the OS thread that started
+		// QEMU; Go only ends threads of goroutines that exit while
+		// locked to one, which this package never does.)
 		Pdeathsig: syscall.SIGKILL,
 	}
 
@@ -301,15 +308,15 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 	timer := time.NewTimer(o.Timeout)
 	defer timer.Stop()
 	var (
-		reason  stopReason
-		waitErr error
-		isDone  bool
+		reason        stopReason
+		waitErr       error
+		exitedAlready bool
 	)
 	select {
 	case <-verdict:
 		reason = stopConsole
 	case waitErr = <-exited:
-		reason, isDone = stopExited, true
+		reason, exitedAlready = stopExited, true
 	case <-timer.C:
 		reason = stopTimeout
 	case <-ctx.Done():
@@ -319,7 +326,7 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 	// group goes too. The group id cannot have been reused while a member
 	// is alive, and without members the call fails harmlessly.
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	if !isDone {
+	if !exitedAlready {
 		waitErr = <-exited
 	}
 	duration := time.Since(start)

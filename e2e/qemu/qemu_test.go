@@ -114,6 +114,7 @@ escape)
 	# keeps the console pipe open.
 	setsid sleep 300 &
 	echo $! > "$FAKE_QEMU_ESCAPED"
+	while [ "$(ps -o sid= -p $! | tr -d ' ')" != "$!" ]; do sleep 0.05; done
 	printf 'login: '
 	;;
 exit1)
@@ -309,12 +310,17 @@ func TestBootStrayChild(t *testing.T) {
 		}
 	})
 	opts.Expect = []string{"login:"}
+	start := time.Now()
 	res, err := Boot(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := res.Matched["login:"]; !ok {
 		t.Errorf("Matched = %v", res.Matched)
+	}
+	// Boot gives up on the pipe after a grace period instead of hanging.
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Boot took %s", d)
 	}
 	assertGone(t, pids)
 }

@@ -1,0 +1,38 @@
+package frontend
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+)
+
+// panickingClient is a gateway client whose every call panics, standing in
+// for a bug anywhere below Build.
+type panickingClient struct{ gwclient.Client }
+
+func (panickingClient) BuildOpts() gwclient.BuildOpts { panic("boom: a bug in the frontend") }
+
+func TestBuildRecoversPanics(t *testing.T) {
+	res, err := Build(context.Background(), panickingClient{})
+	if res != nil {
+		t.Errorf("got a result from a panicking build")
+	}
+	if err == nil || !strings.Contains(err.Error(), "strata frontend panicked") || !strings.Contains(err.Error(), "boom: a bug in the frontend") {
+		t.Fatalf("error does not carry the panic: %v", err)
+	}
+}
+
+func TestLookupTarget(t *testing.T) {
+	for name, want := range map[string]string{"": "disk", "disk": "disk", "os": "os", "rootfs": "rootfs"} {
+		got, err := lookupTarget(name)
+		if err != nil || got.name != want {
+			t.Errorf("lookupTarget(%q) = %q, %v; want %q", name, got.name, err, want)
+		}
+	}
+	_, err := lookupTarget("aws")
+	if err == nil || err.Error() != `unknown target "aws": strata builds os, rootfs, disk` {
+		t.Errorf("lookupTarget(aws) error = %v", err)
+	}
+}
