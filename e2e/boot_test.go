@@ -12,31 +12,38 @@ import (
 
 // TestExampleDiskBoots boots the example disk under QEMU (TCG, OVMF) and
 // waits for systemd to reach multi-user.target and for the spec's marker
-// unit to print its line. TCG emulation is slow: the budget is minutes.
+// unit to print its line.
 func TestExampleDiskBoots(t *testing.T) {
 	requireE2E(t)
 	disk, err := exampleDisk()
 	if err != nil {
 		t.Fatal(err)
 	}
-	consoleLog := filepath.Join(env.workDir, "example-console.log")
+	bootAndExpect(t, disk, "example-console.log", []string{
+		"Linux version",        // the kernel started
+		"Multi-User System",    // systemd reached multi-user.target
+		"strata-ready: booted", // the spec's marker unit ran
+	}, nil)
+}
+
+// bootAndExpect boots disk under QEMU until every expected line is on the
+// console. TCG emulation is slow: the budget is minutes.
+func bootAndExpect(t *testing.T, disk, logName string, expect, fail []string) {
+	t.Helper()
+	consoleLog := filepath.Join(env.workDir, logName)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	res, err := qemu.Boot(ctx, qemu.Options{
 		Disk:       disk,
 		Timeout:    12 * time.Minute,
 		ConsoleLog: consoleLog,
-		Expect: []string{
-			"Linux version",        // the kernel started
-			"Multi-User System",    // systemd reached multi-user.target
-			"strata-ready: booted", // the spec's marker unit ran
-		},
-		Fail: []string{"Kernel panic", "emergency mode", "Failed to mount"},
+		Expect:     expect,
+		Fail:       append([]string{"Kernel panic", "emergency mode", "Failed to mount"}, fail...),
 	})
 	if err != nil {
 		// The runner's error carries the console tail; keep the whole log too.
 		if dst := os.Getenv("STRATA_E2E_ARTIFACTS"); dst != "" {
-			copyConsole(consoleLog, filepath.Join(dst, "example-console.log"))
+			copyConsole(consoleLog, filepath.Join(dst, logName))
 		}
 		t.Fatalf("boot failed: %v", err)
 	}

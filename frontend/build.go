@@ -20,6 +20,11 @@ import (
 	_ "github.com/strata-dev/strata/layers/overlays/debian"
 )
 
+// Version is strata's version, set at link time with
+// -ldflags "-X github.com/strata-dev/strata/frontend.Version=v0.1.0". It is
+// recorded in /etc/strata-release.
+var Version = "dev"
+
 // Build compiles the node-image spec named by the build's "filename" option
 // into LLB, solves the requested target and returns it.
 func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err error) {
@@ -57,12 +62,18 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		return nil, err
 	}
 	in := node.Input{
-		Spec:   sp,
-		Distro: distro,
-		Base:   base,
-		Tools:  base, // replaced below when the target needs assembly
-		Locate: locator(sp, src),
-		Epoch:  bc.Epoch,
+		Spec:          sp,
+		Distro:        distro,
+		Base:          base,
+		Tools:         base, // replaced below when the target needs assembly
+		Locate:        locator(sp, src),
+		Epoch:         bc.Epoch,
+		StrataVersion: Version,
+	}
+	if sp.Image.Kubernetes != nil {
+		if in.KubernetesDigests, err = kubernetesDigests(ctx, c, bc, sp, src); err != nil {
+			return nil, err
+		}
 	}
 	if target.needsTools {
 		if in.Tools, err = toolsEnv(ctx, c, bc); err != nil {
@@ -75,7 +86,11 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 	}
 
 	rb, err := bc.Build(ctx, func(ctx context.Context, platform *ocispecs.Platform, idx int) (*dockerui.BuildResult, error) {
-		def, err := target.state(graph).Marshal(ctx)
+		st, err := target.state(graph)
+		if err != nil {
+			return nil, err
+		}
+		def, err := st.Marshal(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("marshalling the %s graph: %w", target.name, err)
 		}

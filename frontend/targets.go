@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 type target struct {
 	name        string
 	description string
-	state       func(node.Graph) llb.State
+	state       func(node.Graph) (llb.State, error)
 	needsTools  bool // assembly runs strata and mke2fs in the tools environment
 }
 
@@ -24,11 +25,18 @@ const defaultTarget = "disk"
 
 var allTargets = []target{
 	{name: "os", description: "the OS layer as an OCI image",
-		state: func(g node.Graph) llb.State { return g.OS }},
+		state: func(g node.Graph) (llb.State, error) { return g.OS, nil }},
+	{name: "kubernetes", description: "the Kubernetes layer on its own, as an OCI image",
+		state: func(g node.Graph) (llb.State, error) {
+			if g.Kubernetes == nil {
+				return llb.State{}, errors.New("target kubernetes: the spec has no kubernetes section")
+			}
+			return *g.Kubernetes, nil
+		}},
 	{name: "rootfs", description: "the merged root filesystem tree",
-		state: func(g node.Graph) llb.State { return g.Rootfs }},
+		state: func(g node.Graph) (llb.State, error) { return g.Rootfs, nil }},
 	{name: "disk", description: "a bootable GPT disk: " + node.DiskFile, needsTools: true,
-		state: func(g node.Graph) llb.State { return g.Disk }},
+		state: func(g node.Graph) (llb.State, error) { return g.Disk, nil }},
 }
 
 func lookupTarget(name string) (target, error) {

@@ -14,6 +14,8 @@ const (
 	defaultRootLabel  = "root"
 	defaultFileMode   = "0644"
 	defaultInstall    = "rootfs"
+	// defaultSandboxImage is the pause image of current Kubernetes releases.
+	defaultSandboxImage = "registry.k8s.io/pause:3.10"
 )
 
 // ApplyDefaults fills fields the user left empty, first from the distro
@@ -36,6 +38,7 @@ func (s *Spec) ApplyDefaults(d Distro) {
 	fill(&img.Disk.Cmdline, d.Cmdline)
 	if img.Kubernetes != nil {
 		fill(&img.Kubernetes.Install, defaultInstall)
+		fill(&img.Kubernetes.SandboxImage, defaultSandboxImage)
 	}
 }
 

@@ -3,6 +3,7 @@ package spec
 import (
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -27,6 +28,15 @@ func TestDigestStable(t *testing.T) {
 		{"disk: {size: 8GiB}\n", ""}, // the default
 		{"os: {packages: []}\n", "x-note: extension fields do not count\n# nor do comments\n"},
 		{"os: {distro: debian}\n", ""},
+		// The new kubernetes fields: a default spelt out, and the ways of
+		// overriding no artifact at all.
+		{"kubernetes: {" + k8sPins + ", sandboxImage: registry.k8s.io/pause:3.10}\n", "kubernetes: {" + k8sPins + "}\n"},
+		{"kubernetes: {" + k8sPins + ", sandboxImage: ''}\n", "kubernetes: {" + k8sPins + "}\n"},
+		{"kubernetes: {" + k8sPins + ", artifacts: ~}\n", "kubernetes: {" + k8sPins + "}\n"},
+		{"kubernetes: {" + k8sPins + ", artifacts: {}}\n", "kubernetes: {" + k8sPins + "}\n"},
+		{"kubernetes: {" + k8sPins + ", artifacts: {kubelet: {}, cni: {url: '', sha256: ~}}}\n", "kubernetes: {" + k8sPins + "}\n"},
+		{"kubernetes: {" + k8sPins + ", artifacts: {kubelet: {url: 'https://m.example/k', x-a: 1}, runc: {}}}\n",
+			"kubernetes: {" + k8sPins + ", artifacts: {kubelet: {url: 'https://m.example/k'}}}\n"},
 	}
 	for _, tt := range same {
 		a := mustLoad(t, "a.yaml", []byte(header+tt.a), nil)
@@ -120,4 +130,63 @@ func mutateNth(v reflect.Value, path string, n *int) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// TestDigestNewKubernetesFields checks that sandboxImage and each artifact
+// override reach the digest, and that a value counts the same whether the
+// file or a build arg sets it.
+func TestDigestNewKubernetesFields(t *testing.T) {
+	base := "kubernetes: {" + k8sPins
+	docs := []string{
+		base + "}\n",
+		base + ", sandboxImage: registry.k8s.io/pause:3.9}\n",
+		base + ", artifacts: {kubelet: {url: 'https://m.example/bin'}}}\n",
+		base + ", artifacts: {kubeadm: {url: 'https://m.example/bin'}}}\n", // same URL, other artifact
+		base + ", artifacts: {kubelet: {url: 'https://m.example/bin', sha256: " + testSum + "}}}\n",
+		base + ", artifacts: {kubelet: {sha256: " + testSum + "}}}\n",
+		base + ", artifacts: {cni: {sha256: " + testSum + "}}}\n",
+		base + ", artifacts: {cni: {url: 'https://m.example/bin'}}}\n",
+	}
+	seen := map[string]int{}
+	for i, doc := range docs {
+		d := mustLoad(t, "node.yaml", []byte(header+doc), nil).Digest()
+		if j, dup := seen[d]; dup {
+			t.Errorf("same digest for\n%s---\n%s", docs[j], doc)
+		}
+		seen[d] = i
+	}
+
+	file := mustLoad(t, "node.yaml", []byte(header+base+", sandboxImage: mirror.example/pause:3.10}\n"), nil)
+	arg := mustLoad(t, "node.yaml", []byte(header+base+"}\n"), map[string]string{"KUBERNETES_SANDBOX_IMAGE": "mirror.example/pause:3.10"})
+	if file.Digest() != arg.Digest() {
+		t.Error("sandboxImage from the file and from KUBERNETES_SANDBOX_IMAGE give different digests")
+	}
+}
+
+// TestDigestEncodingWithoutNewFields: the new kubernetes fields add nothing
+// to the encoding while they are unset, so full.yaml keeps its golden digest
+// (TestDigestStable) and a kubernetes spec written before they existed
+// differs only by the defaulted pause image, which is part of the image.
+func TestDigestEncodingWithoutNewFields(t *testing.T) {
+	// full-k8s.yaml as it was before sandboxImage and artifacts, and its
+	// digest then.
+	const before = "sha256:454a449b6f510e4f2c23ce2e1dba9d474a65ddc4d4680d31f623663d1516fb8f"
+	full := string(readTestdata(t, "full.yaml"))
+	doc := strings.Replace(full, "name: debian-12\n", "name: debian-12-k8s\n", 1)
+	doc = strings.Replace(doc, "disk:\n", "kubernetes:\n"+
+		"  version: v1.36.3\n  containerd: 2.3.2\n  runc: 1.4.3\n  crictl: 1.36.0\n  cni: 1.9.1\n"+
+		"  source: https://dl.k8s.io\n  install: rootfs\n"+
+		"disk:\n", 1)
+	s := mustLoad(t, "old-k8s.yaml", []byte(doc), nil)
+	if s.Image.Kubernetes.SandboxImage != "registry.k8s.io/pause:3.10" || s.Image.Kubernetes.Artifacts != nil {
+		t.Fatalf("unexpected kubernetes section %#v", s.Image.Kubernetes)
+	}
+	withDefault := s.Digest()
+	s.Image.Kubernetes.SandboxImage = ""
+	if got := s.Digest(); got != before {
+		t.Errorf("without sandboxImage, digest %s; want the old %s", got, before)
+	}
+	if withDefault == before {
+		t.Error("the defaulted sandboxImage does not reach the digest")
+	}
 }

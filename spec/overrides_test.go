@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestOverridableNames(t *testing.T) {
@@ -11,13 +12,13 @@ func TestOverridableNames(t *testing.T) {
 		"NAME", "OS_BASE", "OS_DISTRO", "OS_KERNEL", "OS_PACKAGES",
 		"DISK_SIZE", "DISK_BOOT", "DISK_BOOTLOADER", "DISK_CMDLINE", "DISK_ROOT_LABEL",
 		"KUBERNETES_VERSION", "KUBERNETES_CONTAINERD", "KUBERNETES_RUNC", "KUBERNETES_CRICTL",
-		"KUBERNETES_CNI", "KUBERNETES_SOURCE", "KUBERNETES_INSTALL",
+		"KUBERNETES_CNI", "KUBERNETES_SOURCE", "KUBERNETES_INSTALL", "KUBERNETES_SANDBOX_IMAGE",
 	}
 	var got []string
 	for _, a := range Overridable() {
 		got = append(got, a.Name)
 		// The name is the field path in upper snake case.
-		if snake := strings.ToUpper(strings.ReplaceAll(a.Field, ".", "_")); snake != a.Name {
+		if snake := upperSnake(a.Field); snake != a.Name {
 			t.Errorf("%s: field %q would be named %s", a.Name, a.Field, snake)
 		}
 		if a.Description == "" {
@@ -27,6 +28,25 @@ func TestOverridableNames(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v\nwant %v", got, want)
 	}
+}
+
+// upperSnake turns a field path into a build-arg name: dots and the word
+// breaks of camelCase keys become underscores (kubernetes.sandboxImage is
+// KUBERNETES_SANDBOX_IMAGE).
+func upperSnake(field string) string {
+	var b strings.Builder
+	for _, r := range field {
+		switch {
+		case r == '.':
+			b.WriteByte('_')
+		case unicode.IsUpper(r):
+			b.WriteByte('_')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(unicode.ToUpper(r))
+		}
+	}
+	return b.String()
 }
 
 // TestOverridableFields checks that every arg names a real field and sets
@@ -73,6 +93,9 @@ func TestApplyOverrides(t *testing.T) {
 		"DISK_CMDLINE":          "console=ttyS0 quiet",
 		"KUBERNETES_VERSION":    "v1.31.2",
 		"KUBERNETES_CONTAINERD": "1.7.22",
+		"KUBERNETES_RUNC":       "1.1.14",
+		"KUBERNETES_CRICTL":     "1.31.1",
+		"KUBERNETES_CNI":        "1.5.1",
 		// Predefined by BuildKit: ignored.
 		"BUILDKIT_SYNTAX":               "ghcr.io/strata-dev/strata:v0",
 		"BUILDKIT_CACHE_MOUNT_NS":       "ns",
@@ -100,7 +123,10 @@ func TestApplyOverrides(t *testing.T) {
 	if want := []string{"curl", "jq"}; !reflect.DeepEqual(img.OS.Packages, want) {
 		t.Errorf("packages %q, want %q", img.OS.Packages, want)
 	}
-	want := &Kubernetes{Version: "v1.31.2", Containerd: "1.7.22", Install: "rootfs"}
+	want := &Kubernetes{
+		Version: "v1.31.2", Containerd: "1.7.22", Runc: "1.1.14", Crictl: "1.31.1", CNI: "1.5.1",
+		Install: "rootfs", SandboxImage: "registry.k8s.io/pause:3.10",
+	}
 	if !reflect.DeepEqual(img.Kubernetes, want) {
 		t.Errorf("kubernetes %#v, want %#v", img.Kubernetes, want)
 	}
@@ -129,7 +155,7 @@ func TestApplyOverridesEmptyPackagesClears(t *testing.T) {
 func TestApplyOverridesErrors(t *testing.T) {
 	const allArgs = "DISK_BOOT, DISK_BOOTLOADER, DISK_CMDLINE, DISK_ROOT_LABEL, DISK_SIZE, " +
 		"KUBERNETES_CNI, KUBERNETES_CONTAINERD, KUBERNETES_CRICTL, KUBERNETES_INSTALL, KUBERNETES_RUNC, " +
-		"KUBERNETES_SOURCE, KUBERNETES_VERSION, NAME, OS_BASE, OS_DISTRO, OS_KERNEL, OS_PACKAGES"
+		"KUBERNETES_SANDBOX_IMAGE, KUBERNETES_SOURCE, KUBERNETES_VERSION, NAME, OS_BASE, OS_DISTRO, OS_KERNEL, OS_PACKAGES"
 	tests := []struct {
 		name string
 		args map[string]string
@@ -195,8 +221,33 @@ func TestOverrideValidation(t *testing.T) {
 		{
 			name: "section created by an arg points at the document",
 			file: "full.yaml",
-			args: map[string]string{"KUBERNETES_VERSION": "1.31"},
+			args: map[string]string{
+				"KUBERNETES_VERSION": "1.31", "KUBERNETES_CONTAINERD": "1.7.22",
+				"KUBERNETES_RUNC": "1.1.14", "KUBERNETES_CRICTL": "1.31.1", "KUBERNETES_CNI": "1.5.1",
+			},
 			want: `full.yaml:2:1: kubernetes.version: invalid version "1.31"; use vMAJOR.MINOR.PATCH, e.g. v1.31.2 (set by build arg KUBERNETES_VERSION)`,
+		},
+		{
+			// The missing companions were set by nobody, so no arg is blamed.
+			name: "section created by an arg must pin every companion",
+			file: "full.yaml",
+			args: map[string]string{"KUBERNETES_VERSION": "v1.31.2", "KUBERNETES_SANDBOX_IMAGE": "mirror.example/pause:3.10"},
+			want: "full.yaml:2:1: kubernetes.containerd: required; pin the containerd release, e.g. 1.7.22\n" +
+				"full.yaml:2:1: kubernetes.runc: required; pin the runc release, e.g. 1.1.14\n" +
+				"full.yaml:2:1: kubernetes.crictl: required; pin the crictl release, e.g. 1.31.1\n" +
+				"full.yaml:2:1: kubernetes.cni: required; pin the cni release, e.g. 1.5.1",
+		},
+		{
+			name: "an empty arg unsets a companion",
+			file: "full-k8s.yaml",
+			args: map[string]string{"KUBERNETES_RUNC": ""},
+			want: `full-k8s.yaml:18:3: kubernetes.runc: required; pin the runc release, e.g. 1.1.14 (set by build arg KUBERNETES_RUNC)`,
+		},
+		{
+			name: "containerd major from an arg",
+			file: "full-k8s.yaml",
+			args: map[string]string{"KUBERNETES_CONTAINERD": "3.0.0"},
+			want: `full-k8s.yaml:17:3: kubernetes.containerd: containerd 3.0.0: strata knows the config schema of containerd 1.x (version 2) and 2.x (version 3) only; use a 1.x or 2.x release (set by build arg KUBERNETES_CONTAINERD)`,
 		},
 		{
 			name: "distro",

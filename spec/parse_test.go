@@ -60,6 +60,56 @@ func TestParseErrors(t *testing.T) {
 			want: `node.yaml:1:1: apiversion: unknown field "apiversion" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs (did you mean "apiVersion"?)`,
 		},
 		{
+			name: "typo of sandboxImage",
+			doc:  header + "kubernetes:\n  sandbox_image: registry.k8s.io/pause:3.10\n",
+			want: `node.yaml:5:3: kubernetes.sandbox_image: unknown field "sandbox_image" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, install, sandboxImage, artifacts (did you mean "sandboxImage"?)`,
+		},
+		{
+			name: "wrong case of sandboxImage",
+			doc:  header + "kubernetes:\n  sandboximage: registry.k8s.io/pause:3.10\n",
+			want: `node.yaml:5:3: kubernetes.sandboximage: unknown field "sandboximage" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, install, sandboxImage, artifacts (did you mean "sandboxImage"?)`,
+		},
+		{
+			name: "unknown artifact",
+			doc:  header + "kubernetes:\n  artifacts:\n    kubelett: {url: https://mirror.example/kubelet}\n",
+			want: `node.yaml:6:5: kubernetes.artifacts.kubelett: unknown field "kubelett" in kubernetes.artifacts; allowed: kubelet, kubeadm, kubectl, containerd, runc, crictl, cni (did you mean "kubelet"?)`,
+		},
+		{
+			name: "artifact that has no override",
+			doc:  header + "kubernetes:\n  artifacts:\n    etcd: {url: https://mirror.example/etcd}\n",
+			want: `node.yaml:6:5: kubernetes.artifacts.etcd: unknown field "etcd" in kubernetes.artifacts; allowed: kubelet, kubeadm, kubectl, containerd, runc, crictl, cni`,
+		},
+		{
+			name: "unknown field in an artifact",
+			doc:  header + "kubernetes:\n  artifacts:\n    kubelet:\n      url: https://mirror.example/kubelet\n      checksum: abc\n",
+			want: `node.yaml:8:7: kubernetes.artifacts.kubelet.checksum: unknown field "checksum" in kubernetes.artifacts.kubelet; allowed: url, sha256`,
+		},
+		{
+			name: "typo in an artifact",
+			doc:  header + "kubernetes:\n  artifacts:\n    cni: {sha265: abc}\n",
+			want: `node.yaml:6:11: kubernetes.artifacts.cni.sha265: unknown field "sha265" in kubernetes.artifacts.cni; allowed: url, sha256 (did you mean "sha256"?)`,
+		},
+		{
+			name: "duplicate field in an artifact",
+			doc:  header + "kubernetes:\n  artifacts:\n    runc:\n      url: http://a.example/runc\n      url: http://b.example/runc\n",
+			want: `node.yaml:8:7: kubernetes.artifacts.runc.url: duplicate field "url" in kubernetes.artifacts.runc (first at line 7); keep one`,
+		},
+		{
+			name: "artifact given a URL string",
+			doc:  header + "kubernetes:\n  artifacts:\n    kubelet: https://mirror.example/kubelet\n",
+			want: `node.yaml:6:5: kubernetes.artifacts.kubelet: must be a mapping with fields url, sha256, got a string`,
+		},
+		{
+			name: "artifacts given a list",
+			doc:  header + "kubernetes:\n  artifacts: [kubelet]\n",
+			want: `node.yaml:5:3: kubernetes.artifacts: must be a mapping with fields kubelet, kubeadm, kubectl, containerd, runc, crictl, cni, got a list`,
+		},
+		{
+			name: "sha256 given a list",
+			doc:  header + "kubernetes:\n  artifacts: {crictl: {sha256: [a, b]}}\n",
+			want: `node.yaml:5:24: kubernetes.artifacts.crictl.sha256: must be a string, got a list`,
+		},
+		{
 			name: "list given a mapping",
 			doc:  header + "os:\n  packages: {chrony: true}\n",
 			want: `node.yaml:5:3: os.packages: must be a list of strings, got a mapping`,

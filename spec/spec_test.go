@@ -19,6 +19,15 @@ var testDistros = map[string]Distro{
 // line 4 onwards.
 const header = "apiVersion: strata.dev/v1alpha1\nkind: NodeImage\nname: t\n"
 
+// Every kubernetes section must pin the release and its four companions.
+// k8sPins is that minimum in flow style (inside "kubernetes: {...}");
+// k8sPinsBlock pins only the companions, as four block lines, for
+// documents that set or omit version themselves.
+const (
+	k8sPins      = "version: v1.31.2, containerd: 1.7.22, runc: 1.1.14, crictl: 1.31.1, cni: 1.5.1"
+	k8sPinsBlock = "  containerd: 1.7.22\n  runc: 1.1.14\n  crictl: 1.31.1\n  cni: 1.5.1\n"
+)
+
 func readTestdata(t *testing.T, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", name))
@@ -75,6 +84,15 @@ func TestLoadGood(t *testing.T) {
 			Kubernetes: &Kubernetes{
 				Version: "v1.36.3", Containerd: "2.3.2", Runc: "1.4.3", Crictl: "1.36.0",
 				CNI: "1.9.1", Source: "https://dl.k8s.io", Install: "rootfs",
+				SandboxImage: "registry.example.com/k8s/pause:3.10",
+				Artifacts: &Artifacts{
+					Kubelet: Artifact{
+						URL:    "https://mirror.example.com/k8s/v1.36.3/kubelet",
+						SHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+					},
+					Containerd: Artifact{SHA256: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"},
+					CNI:        Artifact{URL: "https://mirror.example.com/cni/cni-plugins-linux-amd64-v1.9.1.tgz"},
+				},
 			},
 			Disk: fullDisk, Outputs: allOutputs,
 		}},
@@ -142,7 +160,7 @@ func TestApplyDefaults(t *testing.T) {
 			distro: Distro{Name: "ubuntu", Kernel: "linux-image-virtual", Bootloader: "grub", Cmdline: "quiet"},
 			want: NodeImage{
 				OS:         OS{Distro: "ubuntu", Kernel: "linux-image-virtual", Files: []File{{Path: "/a", Mode: "0644"}}},
-				Kubernetes: &Kubernetes{Install: "rootfs"},
+				Kubernetes: &Kubernetes{Install: "rootfs", SandboxImage: "registry.k8s.io/pause:3.10"},
 				Disk: Disk{Size: 8 * GiB, Boot: "uefi", Bootloader: "grub",
 					Root: RootFS{Filesystem: "ext4", Label: "root"}, Cmdline: "quiet"},
 			},
@@ -160,14 +178,14 @@ func TestApplyDefaults(t *testing.T) {
 			name: "values already set are kept",
 			in: NodeImage{
 				OS:         OS{Distro: "mine", Kernel: "k", Files: []File{{Path: "/a", Mode: "0600"}}},
-				Kubernetes: &Kubernetes{Install: "sysext"},
+				Kubernetes: &Kubernetes{Install: "sysext", SandboxImage: "mirror.example/pause:3.9"},
 				Disk: Disk{Size: 2 * GiB, Boot: "bios", Bootloader: "grub",
 					Root: RootFS{Filesystem: "xfs", Label: "sys"}, Cmdline: "ro"},
 			},
 			distro: Distro{Name: "debian", Kernel: "linux-image-amd64", Bootloader: "systemd-boot", Cmdline: "console=ttyS0"},
 			want: NodeImage{
 				OS:         OS{Distro: "mine", Kernel: "k", Files: []File{{Path: "/a", Mode: "0600"}}},
-				Kubernetes: &Kubernetes{Install: "sysext"},
+				Kubernetes: &Kubernetes{Install: "sysext", SandboxImage: "mirror.example/pause:3.9"},
 				Disk: Disk{Size: 2 * GiB, Boot: "bios", Bootloader: "grub",
 					Root: RootFS{Filesystem: "xfs", Label: "sys"}, Cmdline: "ro"},
 			},
@@ -190,6 +208,10 @@ func TestPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 	block, err := Parse("block.yaml", readTestdata(t, "block.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k8s, err := Parse("full-k8s.yaml", readTestdata(t, "full-k8s.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,6 +249,18 @@ func TestPosition(t *testing.T) {
 		{block, "x-owner", Pos{}, false},
 		{block, "os.x-note", Pos{}, false},
 		{block, "disk.size", Pos{26, 3}, true},
+		{k8s, "kubernetes", Pos{15, 1}, true},
+		{k8s, "kubernetes.sandboxImage", Pos{23, 3}, true},
+		{k8s, "kubernetes.artifacts", Pos{24, 3}, true},
+		{k8s, "kubernetes.artifacts.kubelet", Pos{25, 5}, true},
+		{k8s, "kubernetes.artifacts.kubelet.url", Pos{26, 7}, true},
+		{k8s, "kubernetes.artifacts.kubelet.sha256", Pos{27, 7}, true},
+		// "    containerd: {sha256: ...}"
+		{k8s, "kubernetes.artifacts.containerd.sha256", Pos{28, 18}, true},
+		{k8s, "kubernetes.artifacts.containerd.url", Pos{}, false},
+		{k8s, "kubernetes.artifacts.cni.url", Pos{29, 11}, true},
+		{k8s, "kubernetes.artifacts.runc", Pos{}, false},
+		{k8s, "disk", Pos{30, 1}, true},
 	}
 	for _, tt := range tests {
 		got, ok := tt.spec.Position(tt.field)
@@ -279,3 +313,131 @@ func TestErrorFormat(t *testing.T) {
 }
 
 var digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
+// TestArtifactsDecoding covers kubernetes.artifacts in block and flow
+// style, with x- fields, a null entry and an aliased checksum.
+func TestArtifactsDecoding(t *testing.T) {
+	const sum = testSum
+	doc := header +
+		"kubernetes:\n" + // line 4
+		"  artifacts:\n" +
+		"    x-note: the mirror has its own layout\n" +
+		"    kubeadm:\n" +
+		"      url: http://10.0.0.1:8080/k8s/kubeadm\n" + // line 8
+		"      x-by: ops\n" +
+		"    kubectl: {sha256: &sum " + sum + "}\n" + // line 10
+		"    runc: ~\n" +
+		"    crictl: {sha256: *sum}\n" + // line 12
+		"  version: v1.31.2\n" + k8sPinsBlock
+	s := mustLoad(t, "node.yaml", []byte(doc), nil)
+	want := &Artifacts{
+		Kubeadm: Artifact{URL: "http://10.0.0.1:8080/k8s/kubeadm"},
+		Kubectl: Artifact{SHA256: sum},
+		Crictl:  Artifact{SHA256: sum},
+	}
+	if got := s.Image.Kubernetes.Artifacts; !reflect.DeepEqual(got, want) {
+		t.Errorf("artifacts %#v, want %#v", got, want)
+	}
+	positions := []struct {
+		field string
+		want  Pos
+		ok    bool
+	}{
+		{"kubernetes.artifacts", Pos{5, 3}, true},
+		{"kubernetes.artifacts.kubeadm", Pos{7, 5}, true},
+		{"kubernetes.artifacts.kubeadm.url", Pos{8, 7}, true},
+		{"kubernetes.artifacts.kubectl.sha256", Pos{10, 15}, true},
+		// A null entry is unset, but its key is still where it was written.
+		{"kubernetes.artifacts.runc", Pos{11, 5}, true},
+		{"kubernetes.artifacts.crictl.sha256", Pos{12, 14}, true},
+		{"kubernetes.artifacts.x-note", Pos{}, false},
+		{"kubernetes.artifacts.kubeadm.x-by", Pos{}, false},
+		{"kubernetes.artifacts.kubelet", Pos{}, false},
+	}
+	for _, tt := range positions {
+		if got, ok := s.Position(tt.field); got != tt.want || ok != tt.ok {
+			t.Errorf("Position(%q) = %v, %v; want %v, %v", tt.field, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestArtifactsNullIsUnset(t *testing.T) {
+	s, err := Parse("node.yaml", []byte(header+"kubernetes:\n  artifacts:\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Image.Kubernetes.Artifacts != nil {
+		t.Errorf("artifacts %#v, want nil", s.Image.Kubernetes.Artifacts)
+	}
+}
+
+func TestSandboxImage(t *testing.T) {
+	const def = "registry.k8s.io/pause:3.10"
+	pinArgs := map[string]string{
+		"KUBERNETES_VERSION": "v1.31.2", "KUBERNETES_CONTAINERD": "1.7.22",
+		"KUBERNETES_RUNC": "1.1.14", "KUBERNETES_CRICTL": "1.31.1", "KUBERNETES_CNI": "1.5.1",
+	}
+	with := func(extra map[string]string) map[string]string {
+		args := map[string]string{}
+		for k, v := range pinArgs {
+			args[k] = v
+		}
+		for k, v := range extra {
+			args[k] = v
+		}
+		return args
+	}
+	tests := []struct {
+		name    string
+		file    string
+		data    []byte
+		args    map[string]string
+		want    string
+		wantArg string // the build arg blamed for kubernetes.sandboxImage
+	}{
+		{name: "default when the section leaves it out", file: "node.yaml", data: []byte(header + "kubernetes: {" + k8sPins + "}\n"), want: def},
+		{name: "empty value is unset", file: "node.yaml", data: []byte(header + "kubernetes: {" + k8sPins + ", sandboxImage: \"\"}\n"), want: def},
+		{name: "from the file", file: "full-k8s.yaml", want: "registry.example.com/k8s/pause:3.10"},
+		{
+			name: "build arg wins over the file", file: "full-k8s.yaml",
+			args: map[string]string{"KUBERNETES_SANDBOX_IMAGE": "localhost:5000/pause:3.9"},
+			want: "localhost:5000/pause:3.9", wantArg: "KUBERNETES_SANDBOX_IMAGE",
+		},
+		{
+			name: "empty build arg falls back to the default", file: "full-k8s.yaml",
+			args: map[string]string{"KUBERNETES_SANDBOX_IMAGE": ""},
+			want: def, wantArg: "KUBERNETES_SANDBOX_IMAGE",
+		},
+		{name: "default in a section created by build args", file: "full.yaml", args: pinArgs, want: def},
+		{
+			name: "build arg in a section created by build args", file: "full.yaml",
+			args: with(map[string]string{"KUBERNETES_SANDBOX_IMAGE": "mirror.example/pause:3.10"}),
+			want: "mirror.example/pause:3.10", wantArg: "KUBERNETES_SANDBOX_IMAGE",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := tt.data
+			if data == nil {
+				data = readTestdata(t, tt.file)
+			}
+			s := mustLoad(t, tt.file, data, tt.args)
+			if got := s.Image.Kubernetes.SandboxImage; got != tt.want {
+				t.Errorf("sandboxImage %q, want %q", got, tt.want)
+			}
+			if arg, _ := s.overriddenBy("kubernetes.sandboxImage"); arg != tt.wantArg {
+				t.Errorf("sandboxImage set by build arg %q, want %q", arg, tt.wantArg)
+			}
+		})
+	}
+
+	// Without a kubernetes section there is nothing to default.
+	if s := mustLoad(t, "full.yaml", readTestdata(t, "full.yaml"), nil); s.Image.Kubernetes != nil {
+		t.Errorf("full.yaml gained a kubernetes section: %#v", s.Image.Kubernetes)
+	}
+	// A default has no position of its own.
+	s := mustLoad(t, "node.yaml", []byte(header+"kubernetes: {"+k8sPins+"}\n"), nil)
+	if p, ok := s.Position("kubernetes.sandboxImage"); ok {
+		t.Errorf("defaulted sandboxImage has position %v", p)
+	}
+}

@@ -66,6 +66,36 @@ type Kubernetes struct {
 	CNI        string `yaml:"cni" json:"cni,omitempty"`
 	Source     string `yaml:"source" json:"source,omitempty"`
 	Install    string `yaml:"install" json:"install,omitempty"`
+	// SandboxImage is the pause image containerd's CRI plugin pins.
+	SandboxImage string `yaml:"sandboxImage" json:"sandboxImage,omitempty"`
+	// Artifacts overrides where single artifacts come from, for mirrors that
+	// do not follow the upstream layout, and pins their checksums.
+	Artifacts *Artifacts `yaml:"artifacts" json:"artifacts,omitzero"`
+}
+
+// Artifacts holds per-artifact overrides, one field per downloaded file.
+type Artifacts struct {
+	Kubelet    Artifact `yaml:"kubelet" json:"kubelet,omitzero"`
+	Kubeadm    Artifact `yaml:"kubeadm" json:"kubeadm,omitzero"`
+	Kubectl    Artifact `yaml:"kubectl" json:"kubectl,omitzero"`
+	Containerd Artifact `yaml:"containerd" json:"containerd,omitzero"`
+	Runc       Artifact `yaml:"runc" json:"runc,omitzero"`
+	Crictl     Artifact `yaml:"crictl" json:"crictl,omitzero"`
+	CNI        Artifact `yaml:"cni" json:"cni,omitzero"`
+}
+
+// IsZero reports whether a overrides nothing. encoding/json's omitzero
+// uses it so that "artifacts: {}" and empty entries hash like no artifacts
+// section at all: the digest must not depend on how "nothing" is spelt.
+func (a *Artifacts) IsZero() bool {
+	return a == nil || *a == (Artifacts{})
+}
+
+// Artifact overrides one download. A SHA256 pin wins over the checksum file
+// published beside the artifact, which is then not fetched at all.
+type Artifact struct {
+	URL    string `yaml:"url" json:"url,omitempty"`
+	SHA256 string `yaml:"sha256" json:"sha256,omitempty"`
 }
 
 // Disk describes the disk layout the assembler produces.

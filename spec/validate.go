@@ -265,9 +265,19 @@ func (v *validator) kubernetes(k *Kubernetes) {
 		v.fail("kubernetes.version", "%s", msg)
 	}
 	for _, c := range componentVersions {
-		if ver := c.get(k); ver != "" && !plainVersion.MatchString(ver) {
+		switch ver := c.get(k); {
+		case ver == "":
+			// Pinned versions are the point: no floating "latest" default.
+			v.fail("kubernetes."+c.field, "required; pin the %s release, e.g. %s", c.field, c.example)
+		case !plainVersion.MatchString(ver):
 			v.fail("kubernetes."+c.field, "invalid version %q; use MAJOR.MINOR.PATCH without a leading v, e.g. %s", ver, c.example)
 		}
+	}
+	if major, _, _ := strings.Cut(k.Containerd, "."); plainVersion.MatchString(k.Containerd) && major != "1" && major != "2" {
+		v.fail("kubernetes.containerd", "containerd %s: strata knows the config schema of containerd 1.x (version 2) and 2.x (version 3) only; use a 1.x or 2.x release", k.Containerd)
+	}
+	if k.Artifacts != nil {
+		v.artifacts(k.Artifacts)
 	}
 	if k.Source != "" {
 		u, err := url.Parse(k.Source)
@@ -276,6 +286,40 @@ func (v *validator) kubernetes(k *Kubernetes) {
 		}
 	}
 	v.choice("kubernetes.install", "install mode", k.Install, installModes)
+	if k.SandboxImage != "" && !imageRefPattern.MatchString(k.SandboxImage) {
+		v.fail("kubernetes.sandboxImage", "invalid image reference %q; use a reference such as registry.k8s.io/pause:3.10", k.SandboxImage)
+	}
+}
+
+// artifactFields lists the per-artifact overrides with their field names.
+func artifactFields(a *Artifacts) []struct {
+	name string
+	art  *Artifact
+} {
+	return []struct {
+		name string
+		art  *Artifact
+	}{
+		{"kubelet", &a.Kubelet}, {"kubeadm", &a.Kubeadm}, {"kubectl", &a.Kubectl},
+		{"containerd", &a.Containerd}, {"runc", &a.Runc}, {"crictl", &a.Crictl}, {"cni", &a.CNI},
+	}
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func (v *validator) artifacts(a *Artifacts) {
+	for _, f := range artifactFields(a) {
+		field := "kubernetes.artifacts." + f.name
+		if u := f.art.URL; u != "" {
+			parsed, err := url.Parse(u)
+			if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+				v.fail(field+".url", "invalid URL %q; use an http:// or https:// URL", u)
+			}
+		}
+		if h := f.art.SHA256; h != "" && !sha256Hex.MatchString(h) {
+			v.fail(field+".sha256", "invalid sha256 %q; use the 64 lowercase hex digits (as sha256sum prints them)", h)
+		}
+	}
 }
 
 // choice is one recognised value of an enumerated field. Recognised but
@@ -290,7 +334,7 @@ var (
 	bootModes    = []choice{{"uefi", true}, {"bios", false}, {"hybrid", false}}
 	bootloaders  = []choice{{"systemd-boot", true}, {"grub", false}}
 	filesystems  = []choice{{"ext4", true}}
-	installModes = []choice{{"rootfs", true}, {"sysext", true}}
+	installModes = []choice{{"rootfs", true}, {"sysext", false}}
 )
 
 func (v *validator) choice(field, what, value string, choices []choice) {

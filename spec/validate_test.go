@@ -150,23 +150,118 @@ func TestValidateErrors(t *testing.T) {
 		},
 		{
 			name: "kubernetes version without v and patch",
-			doc:  header + "kubernetes:\n  version: 1.36\n",
+			doc:  header + "kubernetes:\n  version: 1.36\n" + k8sPinsBlock,
 			want: `node.yaml:5:3: kubernetes.version: invalid version "1.36"; use vMAJOR.MINOR.PATCH, e.g. v1.31.2`,
 		},
 		{
 			name: "kubernetes version with x",
-			doc:  header + "kubernetes:\n  version: v1.36.x\n",
+			doc:  header + "kubernetes:\n  version: v1.36.x\n" + k8sPinsBlock,
 			want: `node.yaml:5:3: kubernetes.version: invalid version "v1.36.x"; use vMAJOR.MINOR.PATCH, e.g. v1.31.2`,
 		},
 		{
 			name: "kubernetes version without v",
-			doc:  header + "kubernetes:\n  version: 1.36.3\n",
+			doc:  header + "kubernetes:\n  version: 1.36.3\n" + k8sPinsBlock,
 			want: `node.yaml:5:3: kubernetes.version: invalid version "1.36.3"; use vMAJOR.MINOR.PATCH, e.g. v1.31.2 (did you mean "v1.36.3"?)`,
 		},
 		{
 			name: "kubernetes version missing",
-			doc:  header + "kubernetes: {containerd: 1.7.22}\n",
+			doc:  header + "kubernetes:\n" + k8sPinsBlock,
 			want: `node.yaml:4:1: kubernetes.version: required; set a release such as v1.31.2`,
+		},
+		{
+			name: "kubernetes companions are required",
+			doc:  header + "kubernetes: {version: v1.31.2}\n",
+			want: "node.yaml:4:1: kubernetes.containerd: required; pin the containerd release, e.g. 1.7.22\n" +
+				"node.yaml:4:1: kubernetes.runc: required; pin the runc release, e.g. 1.1.14\n" +
+				"node.yaml:4:1: kubernetes.crictl: required; pin the crictl release, e.g. 1.31.1\n" +
+				"node.yaml:4:1: kubernetes.cni: required; pin the cni release, e.g. 1.5.1",
+		},
+		{
+			name: "empty kubernetes section",
+			doc:  header + "kubernetes: {}\n",
+			want: "node.yaml:4:1: kubernetes.version: required; set a release such as v1.31.2\n" +
+				"node.yaml:4:1: kubernetes.containerd: required; pin the containerd release, e.g. 1.7.22\n" +
+				"node.yaml:4:1: kubernetes.runc: required; pin the runc release, e.g. 1.1.14\n" +
+				"node.yaml:4:1: kubernetes.crictl: required; pin the crictl release, e.g. 1.31.1\n" +
+				"node.yaml:4:1: kubernetes.cni: required; pin the cni release, e.g. 1.5.1",
+		},
+		{
+			name: "kubernetes version and some companions missing",
+			doc:  header + "kubernetes: {containerd: 1.7.22}\n",
+			want: "node.yaml:4:1: kubernetes.version: required; set a release such as v1.31.2\n" +
+				"node.yaml:4:1: kubernetes.runc: required; pin the runc release, e.g. 1.1.14\n" +
+				"node.yaml:4:1: kubernetes.crictl: required; pin the crictl release, e.g. 1.31.1\n" +
+				"node.yaml:4:1: kubernetes.cni: required; pin the cni release, e.g. 1.5.1",
+		},
+		{
+			name: "empty companion values point at their keys",
+			doc:  header + "kubernetes:\n  version: v1.31.2\n  containerd: \"\"\n  runc: ~\n  crictl:\n  cni: 1.5.1\n",
+			want: "node.yaml:6:3: kubernetes.containerd: required; pin the containerd release, e.g. 1.7.22\n" +
+				"node.yaml:7:3: kubernetes.runc: required; pin the runc release, e.g. 1.1.14\n" +
+				"node.yaml:8:3: kubernetes.crictl: required; pin the crictl release, e.g. 1.31.1",
+		},
+		{
+			name: "containerd major other than 1 or 2",
+			doc:  header + "kubernetes:\n  version: v1.31.2\n  containerd: 3.0.0\n  runc: 1.1.14\n  crictl: 1.31.1\n  cni: 1.5.1\n",
+			want: `node.yaml:6:3: kubernetes.containerd: containerd 3.0.0: strata knows the config schema of containerd 1.x (version 2) and 2.x (version 3) only; use a 1.x or 2.x release`,
+		},
+		{
+			name: "containerd major 0",
+			doc:  header + "kubernetes: {version: v1.31.2, containerd: 0.2.10, runc: 1.1.14, crictl: 1.31.1, cni: 1.5.1}\n",
+			want: `node.yaml:4:32: kubernetes.containerd: containerd 0.2.10: strata knows the config schema of containerd 1.x (version 2) and 2.x (version 3) only; use a 1.x or 2.x release`,
+		},
+		{
+			name: "containerd major with more digits",
+			doc:  header + "kubernetes: {version: v1.31.2, containerd: 10.0.0, runc: 1.1.14, crictl: 1.31.1, cni: 1.5.1}\n",
+			want: `node.yaml:4:32: kubernetes.containerd: containerd 10.0.0: strata knows the config schema of containerd 1.x (version 2) and 2.x (version 3) only; use a 1.x or 2.x release`,
+		},
+		{
+			name: "malformed containerd version gets one error, not two",
+			doc:  header + "kubernetes: {version: v1.31.2, containerd: v3.0.0, runc: 1.1.14, crictl: 1.31.1, cni: 1.5.1}\n",
+			want: `node.yaml:4:32: kubernetes.containerd: invalid version "v3.0.0"; use MAJOR.MINOR.PATCH without a leading v, e.g. 1.7.22`,
+		},
+		{
+			name: "artifact URLs",
+			doc: header + "kubernetes:\n  version: v1.31.2\n" + k8sPinsBlock + // lines 4-9
+				"  artifacts:\n" +
+				"    kubelet: {url: ftp://mirror.example/kubelet}\n" +
+				"    kubeadm: {url: mirror.example/kubeadm}\n" +
+				"    kubectl: {url: \"https://\"}\n" +
+				"    runc: {url: \"http://[::1\"}\n" +
+				"    cni: {url: file:///srv/cni.tgz}\n",
+			want: "node.yaml:11:15: kubernetes.artifacts.kubelet.url: invalid URL \"ftp://mirror.example/kubelet\"; use an http:// or https:// URL\n" +
+				"node.yaml:12:15: kubernetes.artifacts.kubeadm.url: invalid URL \"mirror.example/kubeadm\"; use an http:// or https:// URL\n" +
+				"node.yaml:13:15: kubernetes.artifacts.kubectl.url: invalid URL \"https://\"; use an http:// or https:// URL\n" +
+				"node.yaml:14:12: kubernetes.artifacts.runc.url: invalid URL \"http://[::1\"; use an http:// or https:// URL\n" +
+				"node.yaml:15:11: kubernetes.artifacts.cni.url: invalid URL \"file:///srv/cni.tgz\"; use an http:// or https:// URL",
+		},
+		{
+			name: "artifact sha256 pins",
+			doc: header + "kubernetes:\n  version: v1.31.2\n" + k8sPinsBlock + // lines 4-9
+				"  artifacts:\n" +
+				"    kubelet: {sha256: " + strings.ToUpper(testSum) + "}\n" +
+				"    kubeadm: {sha256: \"sha256:" + testSum + "\"}\n" +
+				"    kubectl: {sha256: " + testSum[:63] + "}\n" +
+				"    containerd: {sha256: " + testSum + "0}\n" +
+				"    crictl: {sha256: \" " + testSum + "\"}\n" +
+				"    cni: {sha256: " + testSum[:63] + "g}\n",
+			want: "node.yaml:11:15: kubernetes.artifacts.kubelet.sha256: invalid sha256 \"" + strings.ToUpper(testSum) + "\"; use the 64 lowercase hex digits (as sha256sum prints them)\n" +
+				"node.yaml:12:15: kubernetes.artifacts.kubeadm.sha256: invalid sha256 \"sha256:" + testSum + "\"; use the 64 lowercase hex digits (as sha256sum prints them)\n" +
+				"node.yaml:13:15: kubernetes.artifacts.kubectl.sha256: invalid sha256 \"" + testSum[:63] + "\"; use the 64 lowercase hex digits (as sha256sum prints them)\n" +
+				"node.yaml:14:18: kubernetes.artifacts.containerd.sha256: invalid sha256 \"" + testSum + "0\"; use the 64 lowercase hex digits (as sha256sum prints them)\n" +
+				"node.yaml:15:14: kubernetes.artifacts.crictl.sha256: invalid sha256 \" " + testSum + "\"; use the 64 lowercase hex digits (as sha256sum prints them)\n" +
+				"node.yaml:16:11: kubernetes.artifacts.cni.sha256: invalid sha256 \"" + testSum[:63] + "g\"; use the 64 lowercase hex digits (as sha256sum prints them)",
+		},
+		{
+			name: "bad URL and pin of one artifact, in document order",
+			doc: header + "kubernetes:\n" +
+				"  artifacts:\n" +
+				"    containerd:\n" +
+				"      sha256: abc\n" +
+				"      url: s3://bucket/containerd.tgz\n" +
+				"  version: v1.31.2\n" + k8sPinsBlock,
+			want: "node.yaml:7:7: kubernetes.artifacts.containerd.sha256: invalid sha256 \"abc\"; use the 64 lowercase hex digits (as sha256sum prints them)\n" +
+				"node.yaml:8:7: kubernetes.artifacts.containerd.url: invalid URL \"s3://bucket/containerd.tgz\"; use an http:// or https:// URL",
 		},
 		{
 			name: "kubernetes components",
@@ -177,12 +272,12 @@ func TestValidateErrors(t *testing.T) {
 		},
 		{
 			name: "kubernetes source",
-			doc:  header + "kubernetes: {version: v1.31.2, source: ftp://mirror.example}\n",
+			doc:  header + "kubernetes: {version: v1.31.2, source: ftp://mirror.example, containerd: 1.7.22, runc: 1.1.14, crictl: 1.31.1, cni: 1.5.1}\n",
 			want: `node.yaml:4:32: kubernetes.source: invalid URL "ftp://mirror.example"; use an http:// or https:// URL such as https://dl.k8s.io`,
 		},
 		{
 			name: "kubernetes install",
-			doc:  header + "kubernetes:\n  version: v1.31.2\n  install: tarball\n",
+			doc:  header + "kubernetes:\n  version: v1.31.2\n  install: tarball\n" + k8sPinsBlock,
 			want: `node.yaml:6:3: kubernetes.install: unknown install mode "tarball"; allowed: rootfs, sysext`,
 		},
 	})
@@ -197,6 +292,9 @@ many-errors.yaml:12:7: os.files[0].mode: invalid mode "999"; use an octal string
 many-errors.yaml:14:7: os.files[2].path: duplicate path "/etc/motd", already written by os.files[1]; write each file once
 many-errors.yaml:15:22: os.modules[1]: invalid module name "br netfilter"; use a kernel module name such as br_netfilter (letters, digits, '_' and '-')
 many-errors.yaml:16:42: os.services.disable[0]: unit "chrony.service" is also in os.services.enable[0]; keep it in one list
+many-errors.yaml:17:1: kubernetes.runc: required; pin the runc release, e.g. 1.1.14
+many-errors.yaml:17:1: kubernetes.crictl: required; pin the crictl release, e.g. 1.31.1
+many-errors.yaml:17:1: kubernetes.cni: required; pin the cni release, e.g. 1.5.1
 many-errors.yaml:18:3: kubernetes.version: invalid version "1.36"; use vMAJOR.MINOR.PATCH, e.g. v1.31.2
 many-errors.yaml:19:3: kubernetes.containerd: invalid version "v2.3.2"; use MAJOR.MINOR.PATCH without a leading v, e.g. 1.7.22
 many-errors.yaml:20:3: kubernetes.install: unknown install mode "tarball"; allowed: rootfs, sysext
@@ -212,8 +310,8 @@ many-errors.yaml:26:17: outputs[1]: unknown output "ami"; allowed: disk, raw, qe
 	if got := err.Error(); got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
-	if list, ok := err.(ErrorList); !ok || len(list) != 16 {
-		t.Errorf("got %T, want an ErrorList of 16", err)
+	if list, ok := err.(ErrorList); !ok || len(list) != 19 {
+		t.Errorf("got %T, want an ErrorList of 19", err)
 	}
 }
 
@@ -223,8 +321,19 @@ func TestValidateAccepts(t *testing.T) {
 		doc  string
 	}{
 		{"no os.base: the os-base context is used", header},
-		{"kubernetes is validated, not refused", header + "kubernetes: {version: v1.31.2}\n"},
-		{"sysext install", header + "kubernetes: {version: v1.31.2, install: sysext, source: http://10.0.0.1:8080/k8s}\n"},
+		{"kubernetes is validated, not refused", header + "kubernetes: {" + k8sPins + "}\n"},
+		{"containerd 2.x", header + "kubernetes: {version: v1.31.2, containerd: 2.0.0, runc: 1.2.0, crictl: 1.31.1, cni: 1.5.1}\n"},
+		{"sandbox image override", header + "kubernetes: {" + k8sPins + ", sandboxImage: localhost:5000/pause:3.9}\n"},
+		{"empty artifacts", header + "kubernetes: {" + k8sPins + ", artifacts: {}}\n"},
+		{"artifact URLs and pins", header + "kubernetes:\n  version: v1.31.2\n" + k8sPinsBlock +
+			"  artifacts:\n" +
+			"    kubelet: {url: \"https://mirror.example/k8s/kubelet?arch=amd64\", sha256: " + testSum + "}\n" +
+			"    kubeadm: {url: \"http://10.0.0.1:8080/kubeadm\"}\n" +
+			"    kubectl: {sha256: " + testSum + "}\n" +
+			"    containerd: {url: \"https://[2001:db8::1]/containerd.tar.gz\"}\n" +
+			"    runc: {url: ~, sha256: ~}\n" +
+			"    crictl: {}\n" +
+			"    cni: {sha256: \"" + testSum + "\"}\n"},
 		{"image references", header + "os: {base: localhost:5000/my/base:v1}\n"},
 		{"image by digest only", header + "os: {base: registry.example.com/base@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}\n"},
 		{"three-digit mode, 1MiB granularity", header + "os: {files: [{path: /a, mode: \"755\"}]}\ndisk: {size: 1025MiB}\n"},
@@ -257,5 +366,26 @@ func TestValidateNoDistros(t *testing.T) {
 	want := `node.yaml:1:1: os.distro: unknown distro "debian"; known: none (no distro overlays are registered)`
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %s", err, want)
+	}
+}
+
+// testSum is a well-formed sha256 pin (that of the empty file).
+const testSum = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+func TestSandboxImageValidated(t *testing.T) {
+	doc := header + "kubernetes:\n" + k8sPinsBlock + "  sandboxImage: \"pause 3.10\"\n"
+	_, err := Load("node.yaml", []byte(doc), nil, testDistros)
+	if err == nil || !strings.Contains(err.Error(), `kubernetes.sandboxImage: invalid image reference "pause 3.10"; use a reference such as registry.k8s.io/pause:3.10`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestSysextNotBuiltYet: sysext is a recognised mode that strata does not
+// build yet; accepting it would silently build a rootfs install instead.
+func TestSysextNotBuiltYet(t *testing.T) {
+	doc := header + "kubernetes:\n  version: v1.31.2\n" + k8sPinsBlock + "  install: sysext\n"
+	_, err := Load("node.yaml", []byte(doc), nil, testDistros)
+	if err == nil || !strings.Contains(err.Error(), `node.yaml:10:3: kubernetes.install: install mode "sysext" is not supported yet; use rootfs`) {
+		t.Fatalf("err = %v", err)
 	}
 }

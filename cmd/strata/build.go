@@ -48,7 +48,7 @@ func newBuildCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", os.Getenv("BUILDKIT_HOST"), "buildkitd address (default $BUILDKIT_HOST)")
-	f.StringVar(&o.target, "target", "", "what to build: os, rootfs, disk (default disk)")
+	f.StringVar(&o.target, "target", "", "what to build: os, kubernetes, rootfs, disk (default disk)")
 	f.StringVarP(&o.output, "output", "o", "", "export the result: DIR, or type=local,dest=DIR")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, rawjson, quiet")
 	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "override a spec field, e.g. DISK_SIZE=4GiB (repeatable)")

@@ -6,10 +6,8 @@ import (
 	"runtime/debug"
 
 	"github.com/spf13/cobra"
+	"github.com/strata-dev/strata/frontend"
 )
-
-// version is set at link time (-ldflags "-X main.version=v0.1.0").
-var version = "dev"
 
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
@@ -17,7 +15,7 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the strata version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(cmd.OutOrStdout(), "strata %s (%s, buildkit client %s)\n", version, runtime.Version(), moduleVersion("github.com/moby/buildkit"))
+			fmt.Fprintf(cmd.OutOrStdout(), "strata %s (%s, buildkit client %s)\n", frontend.Version, runtime.Version(), moduleVersion("github.com/moby/buildkit"))
 			return nil
 		},
 	}

@@ -6,12 +6,16 @@ package node
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	digest "github.com/opencontainers/go-digest"
+	"github.com/strata-dev/strata/layers/kubernetes"
 	oslayer "github.com/strata-dev/strata/layers/os"
 	"github.com/strata-dev/strata/layers/overlays"
+	"github.com/strata-dev/strata/llb/files"
 	"github.com/strata-dev/strata/spec"
 )
 
@@ -29,14 +33,21 @@ type Input struct {
 	// Epoch is SOURCE_DATE_EPOCH when the user set it: it pins the disk's
 	// timestamps so that two builds give the same bytes.
 	Epoch *time.Time
+	// KubernetesDigests are the verified sha256 of each Kubernetes artifact,
+	// resolved by the frontend; unused without a kubernetes section.
+	KubernetesDigests map[string]digest.Digest
+	// StrataVersion goes into /etc/strata-release.
+	StrataVersion string
 }
 
 // Graph holds the states a build can target.
 type Graph struct {
-	OS      llb.State
-	Overlay llb.State
-	Rootfs  llb.State
-	Disk    llb.State // a directory holding disk.raw
+	OS         llb.State
+	Kubernetes *llb.State // nil without a kubernetes section
+	Overlay    llb.State
+	Release    llb.State // /etc/strata-release
+	Rootfs     llb.State
+	Disk       llb.State // a directory holding disk.raw
 }
 
 // DiskFile is the disk's name in the disk target's output directory.
@@ -46,18 +57,52 @@ const DiskFile = "disk.raw"
 // and they meet only in the merge, so each is cached on its own.
 func Build(in Input) (Graph, error) {
 	img := in.Spec.Image
-	osState, err := oslayer.Build(oslayer.Input{Base: in.Base, OS: img.OS, Distro: in.Distro, Locate: in.Locate})
+	g := Graph{Overlay: in.Distro.Graph(), Release: release(in)}
+	var err error
+	g.OS, err = oslayer.Build(oslayer.Input{Base: in.Base, OS: img.OS, Distro: in.Distro,
+		KubernetesNode: img.Kubernetes != nil, Locate: in.Locate})
 	if err != nil {
 		return Graph{}, fmt.Errorf("os layer: %w", err)
 	}
-	overlay := in.Distro.Graph()
-	rootfs := llb.Merge([]llb.State{osState, overlay}, llb.WithCustomName("[rootfs] merge os and "+in.Distro.Defaults.Name+" overlay"))
-	return Graph{
-		OS:      osState,
-		Overlay: overlay,
-		Rootfs:  rootfs,
-		Disk:    assemble(in, rootfs),
-	}, nil
+	layers := []llb.State{g.OS}
+	names := []string{"os"}
+	if img.Kubernetes != nil {
+		k8s, err := kubernetes.Build(kubernetes.Input{
+			Kubernetes: img.Kubernetes, Digests: in.KubernetesDigests,
+			KubeletEnvFile: in.Distro.KubeletEnvFile, Locate: in.Locate,
+		})
+		if err != nil {
+			return Graph{}, fmt.Errorf("kubernetes layer: %w", err)
+		}
+		g.Kubernetes = &k8s
+		layers = append(layers, k8s)
+		names = append(names, "kubernetes")
+	}
+	// The overlay goes last among the layers so its small diff wins.
+	layers = append(layers, g.Overlay, g.Release)
+	names = append(names, in.Distro.Defaults.Name+" overlay", "release info")
+	g.Rootfs = llb.Merge(layers, llb.WithCustomName("[rootfs] merge "+strings.Join(names, ", ")))
+	g.Disk = assemble(in, g.Rootfs)
+	return g, nil
+}
+
+// release writes /etc/strata-release: which strata built the image from
+// which spec. It is its own graph because it changes with every spec edit,
+// and would otherwise drag a layer's cache along with it.
+func release(in Input) llb.State {
+	img := in.Spec.Image
+	var b strings.Builder
+	fmt.Fprintf(&b, "STRATA_VERSION=%s\nSPEC_NAME=%s\nSPEC_DIGEST=%s\n", in.StrataVersion, img.Name, in.Spec.Digest())
+	if img.Kubernetes != nil {
+		fmt.Fprintf(&b, "KUBERNETES_VERSION=%s\n", img.Kubernetes.Version)
+	}
+	if in.Epoch != nil {
+		// A build date only when the user fixed it; otherwise every build
+		// would differ.
+		fmt.Fprintf(&b, "BUILD_DATE=%s\n", in.Epoch.UTC().Format(time.RFC3339))
+	}
+	return files.Write(llb.Scratch(), []spec.File{{Path: "/etc/strata-release", Mode: "0644", Content: b.String()}},
+		llb.WithCustomName("[release] write /etc/strata-release"))
 }
 
 // assemble runs `strata assemble` in the tools environment. The rootfs is

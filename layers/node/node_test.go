@@ -2,11 +2,14 @@ package node
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/moby/buildkit/client/llb"
+	digest "github.com/opencontainers/go-digest"
 	"github.com/strata-dev/strata/layers/overlays"
 	_ "github.com/strata-dev/strata/layers/overlays/debian"
 	"github.com/strata-dev/strata/spec"
@@ -16,7 +19,12 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 func loadSpec(t *testing.T, args map[string]string) *spec.Spec {
 	t.Helper()
-	data, err := os.ReadFile("testdata/node.yaml")
+	return loadSpecFile(t, "testdata/node.yaml", args)
+}
+
+func loadSpecFile(t *testing.T, path string, args map[string]string) *spec.Spec {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,10 +42,12 @@ func buildGraph(t *testing.T, sp *spec.Spec) Graph {
 		t.Fatalf("no distro %q", sp.Image.OS.Distro)
 	}
 	g, err := Build(Input{
-		Spec:   sp,
-		Distro: distro,
-		Base:   llb.Image("docker.io/library/debian:bookworm@sha256:0000000000000000000000000000000000000000000000000000000000000000"),
-		Tools:  llb.Image("example.test/strata-tools:golden"),
+		Spec:              sp,
+		KubernetesDigests: fakeDigests(),
+		StrataVersion:     "v0.0.0-golden",
+		Distro:            distro,
+		Base:              llb.Image("docker.io/library/debian:bookworm@sha256:0000000000000000000000000000000000000000000000000000000000000000"),
+		Tools:             llb.Image("example.test/strata-tools:golden"),
 	})
 	if err != nil {
 		t.Fatalf("build: %v", err)
@@ -47,7 +57,12 @@ func buildGraph(t *testing.T, sp *spec.Spec) Graph {
 
 func TestGolden(t *testing.T) {
 	g := buildGraph(t, loadSpec(t, nil))
-	for name, st := range map[string]llb.State{"os": g.OS, "overlay": g.Overlay, "disk": g.Disk} {
+	k := buildGraph(t, loadSpecFile(t, "testdata/k8s-node.yaml", nil))
+	if k.Kubernetes == nil {
+		t.Fatal("no kubernetes graph for a spec with a kubernetes section")
+	}
+	for name, st := range map[string]llb.State{"os": g.OS, "overlay": g.Overlay, "disk": g.Disk,
+		"k8s-os": k.OS, "kubernetes": *k.Kubernetes, "k8s-rootfs": k.Rootfs} {
 		t.Run(name, func(t *testing.T) {
 			got := dumpGraph(t, st)
 			path := filepath.Join("testdata", name+".golden")
@@ -77,7 +92,6 @@ func TestOSGraphIgnoresOtherSections(t *testing.T) {
 		"cmdline":    {"DISK_CMDLINE": "console=ttyS0 quiet"},
 		"name":       {"NAME": "other-name"},
 		"root label": {"DISK_ROOT_LABEL": "rootfs"},
-		"kubernetes": {"KUBERNETES_VERSION": "v1.31.2"},
 	}
 	for name, args := range unrelated {
 		g := buildGraph(t, loadSpec(t, args))
@@ -118,4 +132,49 @@ func firstDiff(want, got string) string {
 		}
 	}
 	return "(no line differs)"
+}
+
+// fakeDigests stands in for the checksums the frontend fetches.
+func fakeDigests() map[string]digest.Digest {
+	out := map[string]digest.Digest{}
+	for i, name := range []string{"kubelet", "kubeadm", "kubectl", "containerd", "runc", "crictl", "cni"} {
+		out[name] = digest.FromString(fmt.Sprint("fake artifact ", i))
+	}
+	return out
+}
+
+// TestLayersAreIndependent: a Kubernetes version bump must leave the OS graph
+// alone, and an OS change must leave the Kubernetes graph alone; only the
+// merge and the disk see both.
+func TestLayersAreIndependent(t *testing.T) {
+	const file = "testdata/k8s-node.yaml"
+	base := buildGraph(t, loadSpecFile(t, file, nil))
+
+	bumped := buildGraph(t, loadSpecFile(t, file, map[string]string{"KUBERNETES_VERSION": "v1.31.3", "KUBERNETES_CONTAINERD": "2.1.4"}))
+	if graphDigest(t, bumped.OS) != graphDigest(t, base.OS) {
+		t.Error("a Kubernetes version bump changed the OS graph")
+	}
+	if graphDigest(t, *bumped.Kubernetes) == graphDigest(t, *base.Kubernetes) {
+		t.Error("a Kubernetes version bump did not change the Kubernetes graph")
+	}
+	if graphDigest(t, bumped.Rootfs) == graphDigest(t, base.Rootfs) {
+		t.Error("a Kubernetes version bump did not change the rootfs")
+	}
+
+	osChange := buildGraph(t, loadSpecFile(t, file, map[string]string{"OS_PACKAGES": "chrony,curl"}))
+	if graphDigest(t, *osChange.Kubernetes) != graphDigest(t, *base.Kubernetes) {
+		t.Error("an OS package change changed the Kubernetes graph")
+	}
+	if graphDigest(t, osChange.OS) == graphDigest(t, base.OS) {
+		t.Error("an OS package change did not change the OS graph")
+	}
+
+	// The prerequisites step exists only for Kubernetes nodes.
+	if !strings.Contains(dumpGraph(t, base.OS), "install Kubernetes node prerequisites") {
+		t.Error("the OS graph of a Kubernetes node lacks the prerequisites step")
+	}
+	plain := buildGraph(t, loadSpec(t, nil))
+	if strings.Contains(dumpGraph(t, plain.OS), "Kubernetes") {
+		t.Error("a plain OS image got Kubernetes prerequisites")
+	}
 }

@@ -29,7 +29,11 @@ type Input struct {
 	Base   llb.State // the base image's root filesystem
 	OS     spec.OS   // after defaults and overrides
 	Distro overlays.Distro
-	Locate Locator
+	// KubernetesNode adds the distro's Kubernetes prerequisites. It is a
+	// flag, not the kubernetes section, so Kubernetes versions never reach
+	// this graph.
+	KubernetesNode bool
+	Locate         Locator
 }
 
 // step is one vertex of the OS graph before numbering.
@@ -81,6 +85,16 @@ func plan(in Input) ([]step, error) {
 			field: "os.packages",
 			apply: func(st llb.State, o ...llb.ConstraintsOpt) llb.State {
 				return family.Install(st, in.OS.Packages, cacheNS, o...)
+			},
+		})
+	}
+	if in.KubernetesNode && len(in.Distro.KubernetesPackages) > 0 {
+		nodePkgs := in.Distro.KubernetesPackages
+		steps = append(steps, step{
+			name:  "install Kubernetes node prerequisites: " + strings.Join(nodePkgs, " "),
+			field: "kubernetes",
+			apply: func(st llb.State, o ...llb.ConstraintsOpt) llb.State {
+				return family.Install(st, nodePkgs, cacheNS, o...)
 			},
 		})
 	}

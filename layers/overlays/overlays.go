@@ -27,6 +27,12 @@ type Distro struct {
 	// Files are the overlay graph's content: config that makes the OS behave
 	// as a VM (network, host keys), kept apart so the OS graph stays generic.
 	Files []spec.File
+	// KubernetesPackages are what a Kubernetes node needs from the distro
+	// (kubeadm's preflight tools, runc's libraries); installed only when the
+	// spec has a kubernetes section, and independent of its versions.
+	KubernetesPackages []string
+	// KubeletEnvFile is where the distro keeps KUBELET_EXTRA_ARGS.
+	KubeletEnvFile string
 }
 
 var (

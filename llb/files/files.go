@@ -1,4 +1,6 @@
-// Package files writes spec files into an LLB state.
+// Package files writes spec files, directories and symlinks into an LLB
+// state, batched into one FileOp so that a dozen small config files cost one
+// vertex rather than a dozen.
 package files
 
 import (
@@ -10,23 +12,54 @@ import (
 	"github.com/strata-dev/strata/spec"
 )
 
-// Write writes files into st in one FileOp, creating parent directories, so a
-// dozen small config files cost one vertex rather than a dozen.
-func Write(st llb.State, files []spec.File, opts ...llb.ConstraintsOpt) llb.State {
-	var action *llb.FileAction
-	for _, f := range files {
-		dir := path.Dir(f.Path)
-		if action == nil {
-			action = llb.Mkdir(dir, 0o755, llb.WithParents(true))
-		} else {
-			action = action.Mkdir(dir, 0o755, llb.WithParents(true))
-		}
-		action = action.Mkfile(f.Path, Mode(f.Mode), []byte(f.Content))
+// Batch collects file actions for one FileOp.
+type Batch struct {
+	chain *llb.FileAction
+}
+
+func (b *Batch) push(first func() *llb.FileAction, next func(*llb.FileAction) *llb.FileAction) {
+	if b.chain == nil {
+		b.chain = first()
+	} else {
+		b.chain = next(b.chain)
 	}
-	if action == nil {
+}
+
+// Mkdir creates dir and its parents, 0755.
+func (b *Batch) Mkdir(dir string) {
+	b.push(
+		func() *llb.FileAction { return llb.Mkdir(dir, 0o755, llb.WithParents(true)) },
+		func(a *llb.FileAction) *llb.FileAction { return a.Mkdir(dir, 0o755, llb.WithParents(true)) },
+	)
+}
+
+// File writes f, creating its parent directories.
+func (b *Batch) File(f spec.File) {
+	b.Mkdir(path.Dir(f.Path))
+	b.chain = b.chain.Mkfile(f.Path, Mode(f.Mode), []byte(f.Content))
+}
+
+// Symlink creates link pointing at target, creating the link's parents.
+func (b *Batch) Symlink(target, link string) {
+	b.Mkdir(path.Dir(link))
+	b.chain = b.chain.Symlink(target, link)
+}
+
+// Apply runs the batch on st as one FileOp; an empty batch returns st.
+func (b *Batch) Apply(st llb.State, opts ...llb.ConstraintsOpt) llb.State {
+	if b.chain == nil {
 		return st
 	}
-	return st.File(action, opts...)
+	return st.File(b.chain, opts...)
+}
+
+// Write writes files into st in one FileOp.
+func Write(st llb.State, files []spec.File, opts ...llb.ConstraintsOpt) llb.State {
+	var b Batch
+	for _, f := range files {
+		b.File(f)
+	}
+	return b.Apply(st, opts...)
 }
 
 // Mode parses an octal mode string; empty or invalid (which spec validation

@@ -20,6 +20,11 @@ func init() {
 		// copies to the ESP (the systemd-boot package would run bootctl).
 		BootPackages: []string{"systemd-sysv", "udev", "initramfs-tools", "systemd-boot-efi", "e2fsprogs", "iproute2"},
 		Services:     []string{"systemd-networkd"},
+		// kubeadm's preflight looks for these; runc needs libseccomp, and
+		// containerd loads its AppArmor profile with apparmor_parser.
+		KubernetesPackages: []string{"conntrack", "iptables", "ebtables", "ethtool", "socat",
+			"libseccomp2", "apparmor", "ca-certificates"},
+		KubeletEnvFile: "/etc/default/kubelet",
 		Files: []spec.File{
 			{Path: "/etc/systemd/network/80-strata-dhcp.network", Mode: "0644",
 				Content: "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n"},

@@ -1,0 +1,76 @@
+package frontend
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/frontend/dockerui"
+	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	digest "github.com/opencontainers/go-digest"
+	"github.com/strata-dev/strata/layers/kubernetes"
+	"github.com/strata-dev/strata/spec"
+	"golang.org/x/sync/errgroup"
+)
+
+// kubernetesDigests resolves every Kubernetes artifact to the sha256 its
+// download must match: the spec's pin, or the checksum file published beside
+// the artifact, fetched through BuildKit so mirrors and proxies apply. The
+// graph then carries the digests, so BuildKit itself refuses tampered bytes.
+func kubernetesDigests(ctx context.Context, c gwclient.Client, bc *dockerui.Client, sp *spec.Spec, src *dockerui.Source) (map[string]digest.Digest, error) {
+	arts := kubernetes.Artifacts(sp.Image.Kubernetes)
+	var mu sync.Mutex
+	out := make(map[string]digest.Digest, len(arts))
+	eg, ctx := errgroup.WithContext(ctx)
+	for _, a := range arts {
+		if a.Pinned != "" {
+			out[a.Name] = digest.NewDigestFromEncoded(digest.SHA256, a.Pinned)
+			continue
+		}
+		eg.Go(func() error {
+			dgst, err := fetchChecksum(ctx, c, bc, a)
+			if err != nil {
+				return withSource(&spec.Error{
+					File: sp.File, Pos: positionOr(sp, a.Field, "kubernetes.source", "kubernetes"), Field: a.Field,
+					Message: err.Error(),
+				}, src)
+			}
+			mu.Lock()
+			out[a.Name] = dgst
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func fetchChecksum(ctx context.Context, c gwclient.Client, bc *dockerui.Client, a kubernetes.Artifact) (digest.Digest, error) {
+	const name = "checksum"
+	st := llb.HTTP(a.ChecksumURL, llb.Filename(name),
+		llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch checksum of %s %s: %s", a.Name, a.Version, a.ChecksumURL)))
+	def, err := st.Marshal(ctx)
+	if err != nil {
+		return "", err
+	}
+	res, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
+	if err != nil {
+		return "", fmt.Errorf("fetching the checksum of %s from %s: %w; check kubernetes.source and that the version is published", a.Name, a.ChecksumURL, err)
+	}
+	ref, err := res.SingleRef()
+	if err != nil {
+		return "", err
+	}
+	data, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: name})
+	if err != nil {
+		return "", fmt.Errorf("reading the checksum of %s: %w", a.Name, err)
+	}
+	dgst, err := kubernetes.ParseChecksum(data, a.File)
+	if err != nil {
+		return "", fmt.Errorf("checksum file %s for %s: %w", a.ChecksumURL, a.Name, err)
+	}
+	return dgst, nil
+}

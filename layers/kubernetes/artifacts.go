@@ -1,0 +1,184 @@
+// Package kubernetes compiles the spec's kubernetes section into the
+// Kubernetes graph: containerd, runc, crictl, the CNI plugins, kubelet,
+// kubeadm and kubectl, each downloaded with its checksum enforced, plus their
+// units and node configuration. The graph starts from scratch and never
+// reads the OS graph, so a version bump rebuilds only this layer.
+//
+// The package is pure. Checksum files must be fetched before the graph can
+// be built; the frontend does that (see Artifact.ChecksumURL) and hands the
+// digests back through Input.Digests.
+package kubernetes
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/strata-dev/strata/spec"
+)
+
+// Upstream hosts, used when kubernetes.source is not set. With a source, the
+// same paths are fetched below it: a mirror is the upstream layout with the
+// hosts dropped.
+const (
+	upstreamKubernetes = "https://dl.k8s.io"
+	upstreamGitHub     = "https://github.com"
+)
+
+// Arch is the only architecture built so far, in Go/Kubernetes spelling.
+const Arch = "amd64"
+
+// Artifact is one file the layer downloads.
+type Artifact struct {
+	// Name is the artifact's spec name: kubelet, containerd, cni, ...
+	Name string
+	// Version is the pinned version it comes from, as written in the spec.
+	Version string
+	// URL is where the file is fetched from.
+	URL string
+	// ChecksumURL is the published checksum file, empty when the spec pins
+	// the digest (kubernetes.artifacts.NAME.sha256).
+	ChecksumURL string
+	// Pinned is the spec's sha256 pin, if any.
+	Pinned string
+	// File is the published file name, the key in sha256sum-style files.
+	File string
+	// Field is the spec field that pins this artifact's version, for errors.
+	Field string
+
+	install install
+}
+
+// install says where an artifact goes in the image.
+type install struct {
+	unpackTo string // an archive, extracted into this directory
+	binary   string // a single executable, placed at this path
+}
+
+// catalogEntry describes how upstream publishes one artifact.
+type catalogEntry struct {
+	name     string
+	field    string // spec field holding the version
+	upstream string
+	path     func(version string) string
+	// checksum gives the checksum file's URL from the artifact's URL.
+	checksum func(artifactURL string) string
+	install  install
+}
+
+func withSuffix(s string) func(string) string { return func(u string) string { return u + s } }
+
+func sibling(name string) func(string) string {
+	return func(u string) string { return u[:strings.LastIndex(u, "/")+1] + name }
+}
+
+func kubeBinary(bin string) catalogEntry {
+	return catalogEntry{
+		name: bin, field: "kubernetes.version", upstream: upstreamKubernetes,
+		path: func(v string) string {
+			return fmt.Sprintf("release/%s/bin/linux/%s/%s", v, Arch, bin)
+		},
+		checksum: withSuffix(".sha256"),
+		// Where the upstream deb and rpm packages put them, which is what
+		// kubeadm's drop-in and every guide expect.
+		install: install{binary: "/usr/bin/" + bin},
+	}
+}
+
+// catalog lists the artifacts in install order; upstream layouts are data.
+var catalog = []catalogEntry{
+	{
+		name: "containerd", field: "kubernetes.containerd", upstream: upstreamGitHub,
+		path: func(v string) string {
+			return fmt.Sprintf("containerd/containerd/releases/download/v%s/containerd-%s-linux-%s.tar.gz", v, v, Arch)
+		},
+		checksum: withSuffix(".sha256sum"),
+		install:  install{unpackTo: "/usr/local"},
+	},
+	{
+		name: "runc", field: "kubernetes.runc", upstream: upstreamGitHub,
+		path: func(v string) string {
+			return fmt.Sprintf("opencontainers/runc/releases/download/v%s/runc.%s", v, Arch)
+		},
+		// runc publishes one checksum file for all its release files.
+		checksum: sibling("runc.sha256sum"),
+		install:  install{binary: "/usr/local/sbin/runc"},
+	},
+	{
+		name: "crictl", field: "kubernetes.crictl", upstream: upstreamGitHub,
+		path: func(v string) string {
+			return fmt.Sprintf("kubernetes-sigs/cri-tools/releases/download/v%s/crictl-v%s-linux-%s.tar.gz", v, v, Arch)
+		},
+		checksum: withSuffix(".sha256"),
+		install:  install{unpackTo: "/usr/local/bin"},
+	},
+	{
+		name: "cni", field: "kubernetes.cni", upstream: upstreamGitHub,
+		path: func(v string) string {
+			return fmt.Sprintf("containernetworking/plugins/releases/download/v%s/cni-plugins-linux-%s-v%s.tgz", v, Arch, v)
+		},
+		checksum: withSuffix(".sha256"),
+		install:  install{unpackTo: "/opt/cni/bin"},
+	},
+	kubeBinary("kubelet"),
+	kubeBinary("kubeadm"),
+	kubeBinary("kubectl"),
+}
+
+// Artifacts lists what the layer downloads for k, with URLs resolved against
+// kubernetes.source and the per-artifact overrides.
+func Artifacts(k *spec.Kubernetes) []Artifact {
+	out := make([]Artifact, 0, len(catalog))
+	for _, e := range catalog {
+		version := versionOf(k, e.field)
+		base := e.upstream
+		if k.Source != "" {
+			base = strings.TrimSuffix(k.Source, "/")
+		}
+		a := Artifact{
+			Name:    e.name,
+			Version: version,
+			URL:     base + "/" + e.path(version),
+			Field:   e.field,
+			install: e.install,
+		}
+		o := override(k, e.name)
+		if o != nil && o.URL != "" {
+			a.URL = o.URL
+		}
+		a.File = path.Base(a.URL)
+		a.ChecksumURL = e.checksum(a.URL)
+		if o != nil && o.SHA256 != "" {
+			a.Pinned = o.SHA256
+			a.ChecksumURL = ""
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func versionOf(k *spec.Kubernetes, field string) string {
+	switch field {
+	case "kubernetes.containerd":
+		return k.Containerd
+	case "kubernetes.runc":
+		return k.Runc
+	case "kubernetes.crictl":
+		return k.Crictl
+	case "kubernetes.cni":
+		return k.CNI
+	default:
+		return k.Version
+	}
+}
+
+func override(k *spec.Kubernetes, name string) *spec.Artifact {
+	a := k.Artifacts
+	if a == nil {
+		return nil
+	}
+	return map[string]*spec.Artifact{
+		"kubelet": &a.Kubelet, "kubeadm": &a.Kubeadm, "kubectl": &a.Kubectl,
+		"containerd": &a.Containerd, "runc": &a.Runc, "crictl": &a.Crictl, "cni": &a.CNI,
+	}[name]
+}

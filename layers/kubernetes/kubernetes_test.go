@@ -1,0 +1,137 @@
+package kubernetes
+
+import (
+	"strings"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	"github.com/strata-dev/strata/spec"
+)
+
+const hexA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+const hexB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+func TestParseChecksum(t *testing.T) {
+	tests := []struct {
+		name, data, file string
+		want             string
+		err              string
+	}{
+		{name: "bare digest (dl.k8s.io)", data: hexA + "\n", file: "kubelet", want: "sha256:" + hexA},
+		{name: "bare digest, uppercase", data: strings.ToUpper(hexA), file: "kubelet", want: "sha256:" + hexA},
+		{name: "sha256sum line (containerd)", data: hexA + "  containerd-1.7.22-linux-amd64.tar.gz\n",
+			file: "containerd-1.7.22-linux-amd64.tar.gz", want: "sha256:" + hexA},
+		{name: "several lines (runc)", data: hexA + "  runc.arm64\n" + hexB + " *runc.amd64\n", file: "runc.amd64", want: "sha256:" + hexB},
+		{name: "line with a directory", data: hexB + "  bin/runc.amd64\n", file: "runc.amd64", want: "sha256:" + hexB},
+		{name: "no line for the file", data: hexA + "  runc.arm64\n", file: "runc.amd64", err: "no line for runc.amd64 among 1 entries"},
+		{name: "html error page", data: "<html><body>Not Found</body></html>", file: "kubelet",
+			err: `unexpected format: want a sha256 hex digest, or sha256sum lines "<digest>  <file>"; got "<html><body>Not Found</body></html>"`},
+		{name: "short digest", data: "abc123", file: "kubelet", err: "unexpected format"},
+		{name: "md5 line", data: "d41d8cd98f00b204e9800998ecf8427e  kubelet", file: "kubelet", err: "unexpected format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseChecksum([]byte(tt.data), tt.file)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != digest.Digest(tt.want) {
+				t.Fatalf("got %s, %v; want %s", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func testKubernetes() *spec.Kubernetes {
+	return &spec.Kubernetes{Version: "v1.31.2", Containerd: "1.7.22", Runc: "1.1.14", Crictl: "1.31.1", CNI: "1.5.1",
+		Install: "rootfs", SandboxImage: "registry.k8s.io/pause:3.10"}
+}
+
+func TestArtifactsUpstream(t *testing.T) {
+	want := map[string][2]string{
+		"containerd": {"https://github.com/containerd/containerd/releases/download/v1.7.22/containerd-1.7.22-linux-amd64.tar.gz",
+			"https://github.com/containerd/containerd/releases/download/v1.7.22/containerd-1.7.22-linux-amd64.tar.gz.sha256sum"},
+		"runc": {"https://github.com/opencontainers/runc/releases/download/v1.1.14/runc.amd64",
+			"https://github.com/opencontainers/runc/releases/download/v1.1.14/runc.sha256sum"},
+		"crictl": {"https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.31.1/crictl-v1.31.1-linux-amd64.tar.gz",
+			"https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.31.1/crictl-v1.31.1-linux-amd64.tar.gz.sha256"},
+		"cni": {"https://github.com/containernetworking/plugins/releases/download/v1.5.1/cni-plugins-linux-amd64-v1.5.1.tgz",
+			"https://github.com/containernetworking/plugins/releases/download/v1.5.1/cni-plugins-linux-amd64-v1.5.1.tgz.sha256"},
+		"kubelet": {"https://dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubelet", "https://dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubelet.sha256"},
+		"kubeadm": {"https://dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubeadm", "https://dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubeadm.sha256"},
+		"kubectl": {"https://dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubectl", "https://dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubectl.sha256"},
+	}
+	arts := Artifacts(testKubernetes())
+	if len(arts) != len(want) {
+		t.Fatalf("%d artifacts, want %d", len(arts), len(want))
+	}
+	for _, a := range arts {
+		w := want[a.Name]
+		if a.URL != w[0] || a.ChecksumURL != w[1] {
+			t.Errorf("%s: %s (%s), want %s (%s)", a.Name, a.URL, a.ChecksumURL, w[0], w[1])
+		}
+	}
+}
+
+func TestArtifactsMirrorAndOverrides(t *testing.T) {
+	k := testKubernetes()
+	k.Source = "http://127.0.0.1:8080/mirror/"
+	k.Artifacts = &spec.Artifacts{
+		Kubelet: spec.Artifact{SHA256: hexA},
+		Runc:    spec.Artifact{URL: "https://internal.example/runc/v1.1.14/runc.amd64"},
+		CNI:     spec.Artifact{URL: "https://internal.example/cni.tgz", SHA256: hexB},
+	}
+	got := map[string]Artifact{}
+	for _, a := range Artifacts(k) {
+		got[a.Name] = a
+	}
+	if a := got["kubeadm"]; a.URL != "http://127.0.0.1:8080/mirror/release/v1.31.2/bin/linux/amd64/kubeadm" || a.ChecksumURL != a.URL+".sha256" {
+		t.Errorf("kubeadm through the mirror: %s, %s", a.URL, a.ChecksumURL)
+	}
+	if a := got["containerd"]; a.URL != "http://127.0.0.1:8080/mirror/containerd/containerd/releases/download/v1.7.22/containerd-1.7.22-linux-amd64.tar.gz" {
+		t.Errorf("containerd through the mirror: %s", a.URL)
+	}
+	if a := got["kubelet"]; a.Pinned != hexA || a.ChecksumURL != "" {
+		t.Errorf("pinned kubelet: pinned %q, checksum URL %q (a pin must skip the checksum file)", a.Pinned, a.ChecksumURL)
+	}
+	if a := got["runc"]; a.URL != "https://internal.example/runc/v1.1.14/runc.amd64" || a.ChecksumURL != "https://internal.example/runc/v1.1.14/runc.sha256sum" || a.File != "runc.amd64" {
+		t.Errorf("runc override: %+v", a)
+	}
+	if a := got["cni"]; a.URL != "https://internal.example/cni.tgz" || a.Pinned != hexB || a.File != "cni.tgz" {
+		t.Errorf("cni override: %+v", a)
+	}
+}
+
+func TestContainerdConfigSchema(t *testing.T) {
+	v2, err := containerdConfig("1.7.22", "registry.k8s.io/pause:3.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"version = 2\n", `sandbox_image = "registry.k8s.io/pause:3.10"`, `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]` + "\n  SystemdCgroup = true", `config_path = "/etc/containerd/certs.d"`, `imports = ["/etc/containerd/conf.d/*.toml"]`} {
+		if !strings.Contains(v2, want) {
+			t.Errorf("containerd 1.x config lacks %q:\n%s", want, v2)
+		}
+	}
+	v3, err := containerdConfig("2.1.4", "registry.k8s.io/pause:3.10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"version = 3\n", `sandbox = "registry.k8s.io/pause:3.10"`, `[plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]` + "\n  SystemdCgroup = true", `config_path = "/etc/containerd/certs.d"`} {
+		if !strings.Contains(v3, want) {
+			t.Errorf("containerd 2.x config lacks %q:\n%s", want, v3)
+		}
+	}
+	if _, err := containerdConfig("3.0.0", "x"); err == nil {
+		t.Error("containerd 3.x: no error for an unknown schema")
+	}
+}
+
+func TestBuildNeedsEveryDigest(t *testing.T) {
+	_, err := Build(Input{Kubernetes: testKubernetes(), Digests: map[string]digest.Digest{"kubelet": "sha256:" + hexA}, KubeletEnvFile: "/etc/default/kubelet"})
+	if err == nil || !strings.Contains(err.Error(), "no verified digest for containerd, runc, crictl, cni, kubeadm, kubectl") {
+		t.Fatalf("err = %v", err)
+	}
+}

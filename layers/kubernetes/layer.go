@@ -1,0 +1,132 @@
+package kubernetes
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/moby/buildkit/client/llb"
+	digest "github.com/opencontainers/go-digest"
+	"github.com/strata-dev/strata/llb/files"
+	"github.com/strata-dev/strata/spec"
+)
+
+// Input is everything the Kubernetes graph is made from.
+type Input struct {
+	Kubernetes *spec.Kubernetes // after defaults and overrides
+	// Digests maps artifact names to their verified sha256: the spec's pin,
+	// or the published checksum file the frontend fetched.
+	Digests map[string]digest.Digest
+	// KubeletEnvFile is the distro's home for KUBELET_EXTRA_ARGS
+	// (/etc/default/kubelet on Debian).
+	KubeletEnvFile string
+	// Locate tags steps with their YAML location; nil tags nothing.
+	Locate func(field string) llb.ConstraintsOpt
+}
+
+// Units the layer enables, and the target that wants them.
+var enabledUnits = []string{"containerd.service", "kubelet.service"}
+
+// Build returns the Kubernetes graph: downloads verified by BuildKit against
+// their digests, placed from scratch, then configuration.
+func Build(in Input) (llb.State, error) {
+	k := in.Kubernetes
+	arts := Artifacts(k)
+	var missing []string
+	for _, a := range arts {
+		if in.Digests[a.Name] == "" {
+			missing = append(missing, a.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return llb.State{}, fmt.Errorf("no verified digest for %s", strings.Join(missing, ", "))
+	}
+
+	install := installArtifacts(in, arts)
+	config, err := configure(in)
+	if err != nil {
+		return llb.State{}, err
+	}
+	return config(install), nil
+}
+
+// installArtifacts places every download in one FileOp on scratch. Each
+// llb.HTTP carries its digest, so BuildKit refuses bytes that do not match
+// and caches the download by content: a version bump refetches only what
+// changed.
+func installArtifacts(in Input, arts []Artifact) llb.State {
+	var action *llb.FileAction
+	names := make([]string, 0, len(arts))
+	for _, a := range arts {
+		dgst := in.Digests[a.Name]
+		opts := []llb.HTTPOption{llb.Checksum(dgst), llb.Filename(a.File), llb.Chmod(0o755),
+			llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch %s %s from %s (%s)", a.Name, a.Version, a.URL, short(dgst)))}
+		for _, o := range located(in, a.Field) {
+			opts = append(opts, o)
+		}
+		src := llb.HTTP(a.URL, opts...)
+		dest, info := a.install.binary, &llb.CopyInfo{CreateDestPath: true, ChownOpt: rootOwned()}
+		if a.install.unpackTo != "" {
+			dest, info.AttemptUnpack = a.install.unpackTo+"/", true
+		}
+		if action == nil {
+			action = llb.Copy(src, a.File, dest, info)
+		} else {
+			action = action.Copy(src, a.File, dest, info)
+		}
+		names = append(names, a.Name)
+	}
+	return llb.Scratch().File(action, append(located(in, "kubernetes"),
+		llb.WithCustomName("[kubernetes 1/2] install "+strings.Join(names, " ")))...)
+}
+
+// rootOwned: release tarballs may carry their builder's uid; the node's
+// binaries must belong to root.
+func rootOwned() *llb.ChownOpt {
+	return &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}}
+}
+
+// configure writes units and configuration and enables the units with the
+// symlinks `systemctl enable` would make, since this graph has no shell.
+func configure(in Input) (func(llb.State) llb.State, error) {
+	cfg, err := configFiles(in.Kubernetes, in.KubeletEnvFile)
+	if err != nil {
+		return nil, err
+	}
+	var b files.Batch
+	for _, dir := range []string{"/etc/containerd/conf.d", "/etc/containerd/certs.d", "/etc/kubernetes/manifests", "/var/lib/kubelet"} {
+		b.Mkdir(dir)
+	}
+	sort.Slice(cfg, func(i, j int) bool { return cfg[i].Path < cfg[j].Path })
+	for _, f := range cfg {
+		b.File(f)
+	}
+	for _, unit := range enabledUnits {
+		b.Symlink("/usr/lib/systemd/system/"+unit, "/etc/systemd/system/multi-user.target.wants/"+unit)
+	}
+	// kubelet refuses to run with swap on; masking the target keeps any
+	// swap unit from activating.
+	b.Symlink("/dev/null", "/etc/systemd/system/swap.target")
+	return func(st llb.State) llb.State {
+		return b.Apply(st, append(located(in, "kubernetes"),
+			llb.WithCustomName("[kubernetes 2/2] configure containerd and kubelet, enable "+strings.Join(enabledUnits, " ")))...)
+	}, nil
+}
+
+// located returns the constraint that tags a step with field's YAML
+// location, or none.
+func located(in Input, field string) []llb.ConstraintsOpt {
+	if in.Locate != nil {
+		if loc := in.Locate(field); loc != nil {
+			return []llb.ConstraintsOpt{loc}
+		}
+	}
+	return nil
+}
+
+func short(d digest.Digest) string {
+	if len(d.Encoded()) < 12 {
+		return d.String()
+	}
+	return d.Algorithm().String() + ":" + d.Encoded()[:12]
+}
