@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # The README's first command: on a fresh Debian 12 machine (root, no Docker
-# engine), set everything up, build examples/debian.yaml into a bootable disk
-# and boot it under QEMU.
+# engine), set everything up, build examples/kubernetes-node.yaml into a
+# bootable disk and boot it under QEMU.
+#
+# This machine reaches no GitHub or dl.k8s.io, so the Kubernetes artifacts
+# come from a local release fixture (e2e/cmd/mkartifacts: containerd, runc
+# and CNI from Debian's packages, kubelet/kubeadm/kubectl/crictl built from
+# the Go module proxy) served on loopback as kubernetes.source, with the
+# example's versions overridden by the fixture's. Checksums are enforced as
+# for upstream. With internet access, drop the KUBERNETES_* build args.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,12 +23,32 @@ echo "buildkitd: $BUILDKIT_HOST" >&2
 base=$(go run ./e2e/cmd/mkbase -cache "$cache/base")
 echo "os base: $base" >&2
 
+# The Kubernetes release fixture (cached by its inputs; the first run builds
+# kubelet & co. from source, which takes a while on 2 cores).
+release=$(go run ./e2e/cmd/mkartifacts -cache "$cache/artifacts")
+field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" <<<"$release"; }
+mkdir -p bin
+go build -o bin/serve-release ./e2e/cmd/serve-release
+bin/serve-release "$(field dir)" >bin/release-url &
+server=$!
+trap 'kill $server 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do [[ -s bin/release-url ]] && break; sleep 0.1; done
+source_url=$(cat bin/release-url)
+echo "kubernetes release fixture: $source_url (kubernetes $(field kubernetes))" >&2
+
 CGO_ENABLED=0 go build -o bin/strata ./cmd/strata
 start=$(date +%s)
-bin/strata build examples/debian.yaml --target disk -o out \
-	--build-context os-base="$base" --build-context strata-tools="$base"
+bin/strata build examples/kubernetes-node.yaml --target disk -o out \
+	--build-context os-base="$base" --build-context strata-tools="$base" \
+	--build-arg KUBERNETES_SOURCE="$source_url" \
+	--build-arg KUBERNETES_VERSION="$(field kubernetes)" \
+	--build-arg KUBERNETES_CONTAINERD="$(field containerd)" \
+	--build-arg KUBERNETES_RUNC="$(field runc)" \
+	--build-arg KUBERNETES_CRICTL="$(field crictl)" \
+	--build-arg KUBERNETES_CNI="$(field cni)"
 echo "built in $(($(date +%s) - start))s" >&2
 bin/strata inspect out/disk.raw
 
-go run ./e2e/cmd/boot -console out/console.log out/disk.raw
+go run ./e2e/cmd/boot -console out/console.log \
+	-expect "Multi-User System" -expect "Started containerd.service" out/disk.raw
 echo "disk: $PWD/out/disk.raw"

@@ -56,9 +56,13 @@ func fetchChecksum(ctx context.Context, c gwclient.Client, bc *dockerui.Client, 
 	if err != nil {
 		return "", err
 	}
-	res, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports})
+	unreachable := func(err error) error {
+		return fmt.Errorf("fetching the checksum of %s from %s: %w; check kubernetes.source and that the version is published", a.Name, a.ChecksumURL, err)
+	}
+	// Evaluate, so a fetch failure surfaces here rather than as a read error.
+	res, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports, Evaluate: true})
 	if err != nil {
-		return "", fmt.Errorf("fetching the checksum of %s from %s: %w; check kubernetes.source and that the version is published", a.Name, a.ChecksumURL, err)
+		return "", unreachable(err)
 	}
 	ref, err := res.SingleRef()
 	if err != nil {
@@ -66,7 +70,7 @@ func fetchChecksum(ctx context.Context, c gwclient.Client, bc *dockerui.Client, 
 	}
 	data, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: name})
 	if err != nil {
-		return "", fmt.Errorf("reading the checksum of %s: %w", a.Name, err)
+		return "", unreachable(err)
 	}
 	dgst, err := kubernetes.ParseChecksum(data, a.File)
 	if err != nil {

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
@@ -176,5 +177,21 @@ func TestLayersAreIndependent(t *testing.T) {
 	plain := buildGraph(t, loadSpec(t, nil))
 	if strings.Contains(dumpGraph(t, plain.OS), "Kubernetes") {
 		t.Error("a plain OS image got Kubernetes prerequisites")
+	}
+}
+
+// TestExamplesBuild keeps every shipped example loadable and compilable.
+func TestExamplesBuild(t *testing.T) {
+	paths, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no examples found: %v", err)
+	}
+	for _, p := range append(paths, "../../e2e/testdata/k8s-node.yaml") {
+		t.Run(filepath.Base(p), func(t *testing.T) {
+			g := buildGraph(t, loadSpecFile(t, p, nil))
+			if _, err := g.Disk.Marshal(context.Background()); err != nil {
+				t.Fatalf("marshal: %v", err)
+			}
+		})
 	}
 }

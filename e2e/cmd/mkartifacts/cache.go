@@ -79,3 +79,15 @@ func lockDir(dir string) (func(), error) {
 	}
 	return func() { f.Close() }, nil
 }
+
+// removeLeftovers deletes the scratch directories of runs that were killed
+// before they could clean up. The caller holds dir's lock, so no live run
+// is using them.
+func removeLeftovers(dir string) {
+	leftovers, _ := filepath.Glob(filepath.Join(dir, ".build-*"))
+	for _, l := range leftovers {
+		if err := os.RemoveAll(l); err != nil {
+			log.Printf("removing %s: %v", l, err)
+		}
+	}
+}

@@ -210,6 +210,7 @@ func (b *goBuild) ensure(ctx context.Context, cacheDir string) (string, error) {
 		return "", err
 	}
 	defer unlock()
+	removeLeftovers(keyDir)
 	if _, err := os.Stat(out); err == nil {
 		log.Printf("%s %s: cached in %s", b.tool.Name, b.release.Version, out)
 		return out, nil

@@ -94,6 +94,7 @@ func run(ctx context.Context, cacheDir, repo string) (*fixture, error) {
 		return nil, err
 	}
 	defer unlock()
+	removeLeftovers(keyDir)
 
 	// The tree is renamed into place as the last step, so its presence
 	// means it is complete.

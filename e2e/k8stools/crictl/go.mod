@@ -1,3 +1,7 @@
+// Module crictl pins the cri-tools release e2e/cmd/mkartifacts builds
+// crictl from. It is apart from e2e/k8stools because its requirements
+// (newer otel, grpc, ...) would raise the versions Kubernetes was released
+// with. Move it with: go get sigs.k8s.io/cri-tools@vX.Y.Z && go mod tidy
 module github.com/strata-dev/strata/e2e/k8stools/crictl
 
 go 1.26.2
