@@ -35,6 +35,7 @@ func bootAndExpect(t *testing.T, disk, logName string, expect, fail []string) {
 	defer cancel()
 	res, err := qemu.Boot(ctx, qemu.Options{
 		Disk:       disk,
+		Network:    true,
 		Timeout:    12 * time.Minute,
 		ConsoleLog: consoleLog,
 		Expect:     expect,

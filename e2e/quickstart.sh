@@ -29,6 +29,7 @@ release=$(go run ./e2e/cmd/mkartifacts -cache "$cache/artifacts")
 field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" <<<"$release"; }
 mkdir -p bin
 go build -o bin/serve-release ./e2e/cmd/serve-release
+rm -f bin/release-url
 bin/serve-release "$(field dir)" >bin/release-url &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
@@ -50,5 +51,5 @@ echo "built in $(($(date +%s) - start))s" >&2
 bin/strata inspect out/disk.raw
 
 go run ./e2e/cmd/boot -console out/console.log \
-	-expect "Multi-User System" -expect "Started containerd.service" out/disk.raw
+	-expect "Multi-User System" -expect "Started containerd.service" -expect "Started kubelet" out/disk.raw
 echo "disk: $PWD/out/disk.raw"

@@ -71,6 +71,12 @@ type Options struct {
 	// Firmware overrides the UEFI firmware; the zero value means
 	// FindFirmware.
 	Firmware Firmware
+	// Network gives the guest a NIC with restricted user networking: it
+	// gets a DHCP lease, so network-online.target and the units after it
+	// come up as on a cloud, but it can reach nothing outside QEMU, not
+	// even the host. Without it the guest has no NIC, and firmware with
+	// nothing to boot does not wait on network boot attempts.
+	Network bool
 }
 
 // Result describes a boot, successful or not.
@@ -120,7 +126,7 @@ func (o Options) withDefaults() (Options, error) {
 // args builds QEMU's command line. vars is the private copy of the firmware
 // variable store.
 func (o Options) args(code, vars string) []string {
-	return []string{
+	args := []string{
 		// Leave out the host's QEMU config files and the default devices
 		// (CD-ROM, NIC, VGA): fewer firmware boot entries to try, and the
 		// same machine on every host.
@@ -135,10 +141,14 @@ func (o Options) args(code, vars string) []string {
 		"-drive", "if=pflash,format=raw,readonly=on,file=" + escapeOpt(code),
 		"-drive", "if=pflash,format=raw,file=" + escapeOpt(vars),
 		"-drive", "file=" + escapeOpt(o.Disk) + ",if=virtio,format=" + o.Format + ",snapshot=on",
-		"-nic", "none",
-		// A reboot or crash loop would otherwise run until the timeout.
-		"-no-reboot",
 	}
+	if o.Network {
+		args = append(args, "-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0,romfile=")
+	} else {
+		args = append(args, "-nic", "none")
+	}
+	// A reboot or crash loop would otherwise run until the timeout.
+	return append(args, "-no-reboot")
 }
 
 // escapeOpt escapes a value inside a QEMU option list, where a comma

@@ -352,3 +352,11 @@ func TestBootMissingDisk(t *testing.T) {
 		t.Errorf("error = %v, want ErrNotExist", err)
 	}
 }
+
+func TestArgsNetwork(t *testing.T) {
+	o := Options{Disk: "/d.raw", Format: "raw", Memory: "2048", CPUs: 2, Network: true}
+	line := strings.Join(o.args("/c", "/v"), " ")
+	if !strings.Contains(line, "-netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0,romfile=") || strings.Contains(line, "-nic none") {
+		t.Errorf("Network: command line lacks a restricted NIC:\n%s", line)
+	}
+}

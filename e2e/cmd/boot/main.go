@@ -37,7 +37,7 @@ func main() {
 		expect = listFlag{"Linux version", "Multi-User System", "strata-ready: booted"}
 	}
 	opts := qemu.Options{
-		Disk: flag.Arg(0), Format: *format, Timeout: *timeout, ConsoleLog: *console,
+		Disk: flag.Arg(0), Format: *format, Timeout: *timeout, ConsoleLog: *console, Network: true,
 		Expect: expect, Fail: []string{"Kernel panic", "emergency mode"},
 	}
 	if *verbose {
