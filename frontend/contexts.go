@@ -56,7 +56,10 @@ func baseImage(ctx context.Context, c gwclient.Client, bc *dockerui.Client, sp *
 	}
 	st, img, err := pullImage(ctx, c, ref)
 	if err != nil {
-		return llb.State{}, nil, fmt.Errorf("%s: os.base: resolving %s: %w", sp.File, ref, err)
+		return llb.State{}, nil, withSource(&spec.Error{
+			File: sp.File, Pos: positionOr(sp, "os.base", "os"), Field: "os.base",
+			Message: fmt.Sprintf("cannot resolve the base image %s: %v; check the reference and registry access, or pass --build-context %s=...", ref, err, ContextOSBase),
+		}, src)
 	}
 	return st, img, nil
 }

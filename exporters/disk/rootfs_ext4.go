@@ -116,7 +116,26 @@ func makeExt4(ctx context.Context, tree string, p ext4Params) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("mke2fs %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
+		msg := strings.TrimSpace(out.String())
+		if outOfSpace(msg) {
+			return fmt.Errorf("the root filesystem does not fit in the %d MiB root partition: raise disk.size (mke2fs: %s)", p.Size>>20, lastLine(msg))
+		}
+		return fmt.Errorf("mke2fs %s: %w: %s", strings.Join(args, " "), err, msg)
 	}
 	return nil
+}
+
+// outOfSpace recognises mke2fs's ways of saying the tree is too big.
+func outOfSpace(msg string) bool {
+	for _, s := range []string{"Could not allocate block", "No space left on device", "No free space in the filesystem"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
