@@ -71,7 +71,7 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		StrataVersion: Version,
 	}
 	if sp.Image.Kubernetes != nil {
-		if in.KubernetesDigests, err = kubernetesDigests(ctx, c, bc, sp, src); err != nil {
+		if in.KubernetesDigests, in.KubernetesTree, err = kubernetesArtifacts(ctx, c, bc, sp, src); err != nil {
 			return nil, err
 		}
 	}

@@ -14,6 +14,19 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
+// kubernetesArtifacts resolves where the Kubernetes artifacts come from and
+// the digest each must match. With the kubernetes-artifacts context both
+// come from it and nothing is fetched; otherwise the artifacts are downloads
+// and the tree is nil.
+func kubernetesArtifacts(ctx context.Context, c gwclient.Client, bc *dockerui.Client, sp *spec.Spec, src *dockerui.Source) (map[string]digest.Digest, *kubernetes.Tree, error) {
+	digests, tree, err := artifactsFromContext(ctx, c, bc, sp, src)
+	if err != nil || tree != nil {
+		return digests, tree, err
+	}
+	digests, err = kubernetesDigests(ctx, c, bc, sp, src)
+	return digests, nil, err
+}
+
 // kubernetesDigests resolves every Kubernetes artifact to the sha256 its
 // download must match: the spec's pin, or the checksum file published beside
 // the artifact, fetched through BuildKit so mirrors and proxies apply. The

@@ -6,7 +6,9 @@
 //
 // The package is pure. Checksum files must be fetched before the graph can
 // be built; the frontend does that (see Artifact.ChecksumURL) and hands the
-// digests back through Input.Digests.
+// digests back through Input.Digests. In air-gapped builds the frontend
+// verifies a local release tree instead (Artifact.Path) and hands it over as
+// Input.Tree, and nothing is downloaded.
 package kubernetes
 
 import (
@@ -43,6 +45,15 @@ type Artifact struct {
 	Pinned string
 	// File is the published file name, the key in sha256sum-style files.
 	File string
+	// Path is the artifact's place in a release tree: the upstream URL's
+	// path with the host dropped (release/v1.31.2/bin/linux/amd64/kubelet).
+	// A mirror serves it there below kubernetes.source, and the
+	// kubernetes-artifacts build context holds it there. A url override
+	// does not move it: the tree stands in for every host at once.
+	Path string
+	// ChecksumPath is the checksum file's place in a release tree, empty
+	// when the spec pins the digest.
+	ChecksumPath string
 	// Field is the spec field that pins this artifact's version, for errors.
 	Field string
 
@@ -61,8 +72,8 @@ type catalogEntry struct {
 	field    string // spec field holding the version
 	upstream string
 	path     func(version string) string
-	// checksum gives the checksum file's URL from the artifact's URL.
-	checksum func(artifactURL string) string
+	// checksum gives the checksum file's URL or path from the artifact's.
+	checksum func(artifact string) string
 	install  install
 }
 
@@ -125,8 +136,9 @@ var catalog = []catalogEntry{
 	kubeBinary("kubectl"),
 }
 
-// Artifacts lists what the layer downloads for k, with URLs resolved against
-// kubernetes.source and the per-artifact overrides.
+// Artifacts lists what the layer installs for k, with URLs resolved against
+// kubernetes.source and the per-artifact overrides, and each artifact's
+// path in a release tree.
 func Artifacts(k *spec.Kubernetes) []Artifact {
 	out := make([]Artifact, 0, len(catalog))
 	for _, e := range catalog {
@@ -135,12 +147,15 @@ func Artifacts(k *spec.Kubernetes) []Artifact {
 		if k.Source != "" {
 			base = strings.TrimSuffix(k.Source, "/")
 		}
+		p := e.path(version)
 		a := Artifact{
-			Name:    e.name,
-			Version: version,
-			URL:     base + "/" + e.path(version),
-			Field:   e.field,
-			install: e.install,
+			Name:         e.name,
+			Version:      version,
+			URL:          base + "/" + p,
+			Path:         p,
+			ChecksumPath: e.checksum(p),
+			Field:        e.field,
+			install:      e.install,
 		}
 		o := override(k, e.name)
 		if o != nil && o.URL != "" {
@@ -150,7 +165,7 @@ func Artifacts(k *spec.Kubernetes) []Artifact {
 		a.ChecksumURL = e.checksum(a.URL)
 		if o != nil && o.SHA256 != "" {
 			a.Pinned = o.SHA256
-			a.ChecksumURL = ""
+			a.ChecksumURL, a.ChecksumPath = "", ""
 		}
 		out = append(out, a)
 	}

@@ -1,9 +1,13 @@
 package kubernetes
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/strata-dev/strata/spec"
 )
@@ -73,6 +77,12 @@ func TestArtifactsUpstream(t *testing.T) {
 		if a.URL != w[0] || a.ChecksumURL != w[1] {
 			t.Errorf("%s: %s (%s), want %s (%s)", a.Name, a.URL, a.ChecksumURL, w[0], w[1])
 		}
+		// A release tree is the upstream layout with the hosts dropped.
+		for _, host := range []string{"https://dl.k8s.io/", "https://github.com/"} {
+			if p, ok := strings.CutPrefix(w[0], host); ok && (a.Path != p || a.ChecksumPath != strings.TrimPrefix(w[1], host)) {
+				t.Errorf("%s: tree paths %s (%s), want %s (%s)", a.Name, a.Path, a.ChecksumPath, p, strings.TrimPrefix(w[1], host))
+			}
+		}
 	}
 }
 
@@ -91,11 +101,19 @@ func TestArtifactsMirrorAndOverrides(t *testing.T) {
 	if a := got["kubeadm"]; a.URL != "http://127.0.0.1:8080/mirror/release/v1.31.2/bin/linux/amd64/kubeadm" || a.ChecksumURL != a.URL+".sha256" {
 		t.Errorf("kubeadm through the mirror: %s, %s", a.URL, a.ChecksumURL)
 	}
+	// The source's own path is not part of the layout.
+	if a := got["kubeadm"]; a.Path != "release/v1.31.2/bin/linux/amd64/kubeadm" || a.ChecksumPath != a.Path+".sha256" {
+		t.Errorf("kubeadm tree paths: %s, %s", a.Path, a.ChecksumPath)
+	}
 	if a := got["containerd"]; a.URL != "http://127.0.0.1:8080/mirror/containerd/containerd/releases/download/v1.7.22/containerd-1.7.22-linux-amd64.tar.gz" {
 		t.Errorf("containerd through the mirror: %s", a.URL)
 	}
-	if a := got["kubelet"]; a.Pinned != hexA || a.ChecksumURL != "" {
-		t.Errorf("pinned kubelet: pinned %q, checksum URL %q (a pin must skip the checksum file)", a.Pinned, a.ChecksumURL)
+	if a := got["kubelet"]; a.Pinned != hexA || a.ChecksumURL != "" || a.ChecksumPath != "" {
+		t.Errorf("pinned kubelet: pinned %q, checksum URL %q, path %q (a pin must skip the checksum file)", a.Pinned, a.ChecksumURL, a.ChecksumPath)
+	}
+	// A url override moves the download, not the artifact's place in a tree.
+	if a := got["runc"]; a.Path != "opencontainers/runc/releases/download/v1.1.14/runc.amd64" || a.ChecksumPath != "opencontainers/runc/releases/download/v1.1.14/runc.sha256sum" {
+		t.Errorf("runc tree paths with a url override: %s, %s", a.Path, a.ChecksumPath)
 	}
 	if a := got["runc"]; a.URL != "https://internal.example/runc/v1.1.14/runc.amd64" || a.ChecksumURL != "https://internal.example/runc/v1.1.14/runc.sha256sum" || a.File != "runc.amd64" {
 		t.Errorf("runc override: %+v", a)
@@ -133,5 +151,71 @@ func TestBuildNeedsEveryDigest(t *testing.T) {
 	_, err := Build(Input{Kubernetes: testKubernetes(), Digests: map[string]digest.Digest{"kubelet": "sha256:" + hexA}, KubeletEnvFile: "/etc/default/kubelet"})
 	if err == nil || !strings.Contains(err.Error(), "no verified digest for containerd, runc, crictl, cni, kubeadm, kubectl") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func fakeDigests() map[string]digest.Digest {
+	out := map[string]digest.Digest{}
+	for _, a := range Artifacts(testKubernetes()) {
+		out[a.Name] = digest.FromString(a.Name)
+	}
+	return out
+}
+
+// graphOps marshals st and returns its ops with their vertex names.
+func graphOps(t *testing.T, st llb.State) ([]*pb.Op, []string) {
+	t.Helper()
+	def, err := st.Marshal(context.Background(), llb.LinuxAmd64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []*pb.Op
+	var names []string
+	for _, dt := range def.Def {
+		op := &pb.Op{}
+		if err := op.UnmarshalVT(dt); err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op)
+		names = append(names, def.Metadata[digest.FromBytes(dt)].Description["llb.customname"])
+	}
+	return ops, names
+}
+
+func TestBuildFromTree(t *testing.T) {
+	tree := &Tree{Name: "context kubernetes-artifacts", State: llb.Local("artifacts")}
+	st, err := Build(Input{Kubernetes: testKubernetes(), Digests: fakeDigests(), Tree: tree, KubeletEnvFile: "/etc/default/kubelet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops, names := graphOps(t, st)
+	copies := map[string]*pb.FileActionCopy{}
+	for i, op := range ops {
+		if src := op.GetSource(); src != nil && src.Identifier != "local://artifacts" {
+			t.Errorf("a tree build has the source %s: nothing may be fetched", src.Identifier)
+		}
+		for _, action := range op.GetFile().GetActions() {
+			if cp := action.GetCopy(); cp != nil {
+				copies[cp.Src] = cp
+				if !strings.Contains(names[i], "from context kubernetes-artifacts:"+strings.TrimPrefix(cp.Src, "/")) {
+					t.Errorf("copy of %s is named %q", cp.Src, names[i])
+				}
+			}
+		}
+	}
+	kubelet := "/release/v1.31.2/bin/linux/amd64/kubelet"
+	want := "[kubernetes 1/2] install kubelet v1.31.2 from context kubernetes-artifacts:release/v1.31.2/bin/linux/amd64/kubelet (" + short(digest.FromString("kubelet")) + ")"
+	if !slices.Contains(names, want) {
+		t.Errorf("no vertex %q among %q", want, names)
+	}
+	if len(copies) != len(Artifacts(testKubernetes())) {
+		t.Fatalf("%d copies from the tree, want one per artifact: %v", len(copies), copies)
+	}
+	if cp := copies[kubelet]; cp == nil || cp.Dest != "/usr/bin/kubelet" || cp.Mode != 0o755 || !cp.FollowSymlink || cp.AttemptUnpackDockerCompatibility {
+		t.Errorf("kubelet copy: %+v (want /usr/bin/kubelet, mode 0755, through symlinks)", cp)
+	}
+	tarball := "/containerd/containerd/releases/download/v1.7.22/containerd-1.7.22-linux-amd64.tar.gz"
+	if cp := copies[tarball]; cp == nil || cp.Dest != "/usr/local/" || !cp.AttemptUnpackDockerCompatibility || cp.Mode != -1 {
+		t.Errorf("containerd copy: %+v (want unpacked into /usr/local/ with its own modes)", cp)
 	}
 }

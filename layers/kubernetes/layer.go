@@ -17,11 +17,27 @@ type Input struct {
 	// Digests maps artifact names to their verified sha256: the spec's pin,
 	// or the published checksum file the frontend fetched.
 	Digests map[string]digest.Digest
+	// Tree, when set, replaces the downloads: every artifact is copied from
+	// it instead of fetched over HTTP. Nil downloads them.
+	Tree *Tree
 	// KubeletEnvFile is the distro's home for KUBELET_EXTRA_ARGS
 	// (/etc/default/kubelet on Debian).
 	KubeletEnvFile string
 	// Locate tags steps with their YAML location; nil tags nothing.
 	Locate func(field string) llb.ConstraintsOpt
+}
+
+// Tree is a release tree the frontend has already verified: every artifact
+// at its Path, hashed against Digests before the graph was built. It is how
+// air-gapped builds get their artifacts (the kubernetes-artifacts build
+// context).
+type Tree struct {
+	// Name says where the tree comes from, for vertex names
+	// ("context kubernetes-artifacts").
+	Name string
+	// State holds the tree. It must be the very state whose bytes were
+	// verified, so that what was checked is what gets installed.
+	State llb.State
 }
 
 // Units the layer enables, and the target that wants them.
@@ -42,7 +58,12 @@ func Build(in Input) (llb.State, error) {
 		return llb.State{}, fmt.Errorf("no verified digest for %s", strings.Join(missing, ", "))
 	}
 
-	install := installArtifacts(in, arts)
+	var install llb.State
+	if in.Tree != nil {
+		install = installFromTree(in, arts)
+	} else {
+		install = installArtifacts(in, arts)
+	}
 	config, err := configure(in)
 	if err != nil {
 		return llb.State{}, err
@@ -65,10 +86,7 @@ func installArtifacts(in Input, arts []Artifact) llb.State {
 			opts = append(opts, o)
 		}
 		src := llb.HTTP(a.URL, opts...)
-		dest, info := a.install.binary, &llb.CopyInfo{CreateDestPath: true, ChownOpt: rootOwned()}
-		if a.install.unpackTo != "" {
-			dest, info.AttemptUnpack = a.install.unpackTo+"/", true
-		}
+		dest, info := placement(a)
 		if action == nil {
 			action = llb.Copy(src, a.File, dest, info)
 		} else {
@@ -78,6 +96,39 @@ func installArtifacts(in Input, arts []Artifact) llb.State {
 	}
 	return llb.Scratch().File(action, append(located(in, "kubernetes"),
 		llb.WithCustomName("[kubernetes 1/2] install "+strings.Join(names, " ")))...)
+}
+
+// installFromTree copies every artifact out of the verified tree, one FileOp
+// each, so that each shows in the progress with its path in the tree, as
+// downloads do with their URLs. The chain costs no extra copying: each step
+// adds one file on top of the last.
+func installFromTree(in Input, arts []Artifact) llb.State {
+	st := llb.Scratch()
+	for _, a := range arts {
+		dest, info := placement(a)
+		// The frontend hashed the file through its symlinks; copy the same
+		// bytes, not a link.
+		info.FollowSymlinks = true
+		if !info.AttemptUnpack {
+			// A binary saved by curl or a browser is not executable; HTTP
+			// downloads get the same mode from llb.Chmod.
+			info.Mode = &llb.ChmodOpt{Mode: 0o755}
+		}
+		name := fmt.Sprintf("[kubernetes 1/2] install %s %s from %s:%s (%s)", a.Name, a.Version, in.Tree.Name, a.Path, short(in.Digests[a.Name]))
+		st = st.File(llb.Copy(in.Tree.State, a.Path, dest, info), append(located(in, a.Field), llb.WithCustomName(name))...)
+	}
+	return st
+}
+
+// placement is where an artifact goes: a binary to its path, an archive
+// unpacked into its directory.
+func placement(a Artifact) (string, *llb.CopyInfo) {
+	info := &llb.CopyInfo{CreateDestPath: true, ChownOpt: rootOwned()}
+	if a.install.unpackTo != "" {
+		info.AttemptUnpack = true
+		return a.install.unpackTo + "/", info
+	}
+	return a.install.binary, info
 }
 
 // rootOwned: release tarballs may carry their builder's uid; the node's

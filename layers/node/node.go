@@ -36,6 +36,9 @@ type Input struct {
 	// KubernetesDigests are the verified sha256 of each Kubernetes artifact,
 	// resolved by the frontend; unused without a kubernetes section.
 	KubernetesDigests map[string]digest.Digest
+	// KubernetesTree is the verified release tree the artifacts are copied
+	// from in air-gapped builds; nil downloads them.
+	KubernetesTree *kubernetes.Tree
 	// StrataVersion goes into /etc/strata-release.
 	StrataVersion string
 }
@@ -68,7 +71,7 @@ func Build(in Input) (Graph, error) {
 	names := []string{"os"}
 	if img.Kubernetes != nil {
 		k8s, err := kubernetes.Build(kubernetes.Input{
-			Kubernetes: img.Kubernetes, Digests: in.KubernetesDigests,
+			Kubernetes: img.Kubernetes, Digests: in.KubernetesDigests, Tree: in.KubernetesTree,
 			KubeletEnvFile: in.Distro.KubeletEnvFile, Locate: in.Locate,
 		})
 		if err != nil {
