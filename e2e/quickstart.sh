@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command: on a fresh Debian 12 machine (root, no Docker
-# engine), set everything up, build examples/kubernetes-node.yaml into a
-# bootable disk and boot it under QEMU.
+# engine), set everything up, build examples/debian.yaml and
+# examples/kubernetes-node.yaml into bootable disks and boot each under QEMU.
 #
 # This machine reaches no GitHub or dl.k8s.io, so the Kubernetes artifacts
 # come from a local release fixture (e2e/cmd/mkartifacts: containerd, runc
@@ -38,18 +38,32 @@ source_url=$(cat bin/release-url)
 echo "kubernetes release fixture: $source_url (kubernetes $(field kubernetes))" >&2
 
 CGO_ENABLED=0 go build -o bin/strata ./cmd/strata
-start=$(date +%s)
-bin/strata build examples/kubernetes-node.yaml --target disk -o out \
-	--build-context os-base="$base" --build-context strata-tools="$base" \
+
+# build_and_boot SPEC OUT [strata build args...] -- [boot -expect args...]
+build_and_boot() {
+	local spec=$1 out=$2
+	shift 2
+	local build=() boot=()
+	while (($#)) && [[ $1 != -- ]]; do build+=("$1"); shift; done
+	shift
+	boot=("$@")
+	local start; start=$(date +%s)
+	bin/strata build "$spec" --target disk -o "$out" \
+		--build-context os-base="$base" --build-context strata-tools="$base" "${build[@]}"
+	echo "built $spec in $(($(date +%s) - start))s" >&2
+	bin/strata inspect "$out/disk.raw"
+	go run ./e2e/cmd/boot -console "$out/console.log" "${boot[@]}" "$out/disk.raw"
+	echo "disk: $PWD/$out/disk.raw"
+}
+
+build_and_boot examples/debian.yaml out/debian -- \
+	-expect "Multi-User System" -expect "strata-ready: booted"
+
+build_and_boot examples/kubernetes-node.yaml out/kubernetes-node \
 	--build-arg KUBERNETES_SOURCE="$source_url" \
 	--build-arg KUBERNETES_VERSION="$(field kubernetes)" \
 	--build-arg KUBERNETES_CONTAINERD="$(field containerd)" \
 	--build-arg KUBERNETES_RUNC="$(field runc)" \
 	--build-arg KUBERNETES_CRICTL="$(field crictl)" \
-	--build-arg KUBERNETES_CNI="$(field cni)"
-echo "built in $(($(date +%s) - start))s" >&2
-bin/strata inspect out/disk.raw
-
-go run ./e2e/cmd/boot -console out/console.log \
-	-expect "Multi-User System" -expect "Started containerd.service" -expect "Started kubelet" out/disk.raw
-echo "disk: $PWD/out/disk.raw"
+	--build-arg KUBERNETES_CNI="$(field cni)" -- \
+	-expect "Multi-User System" -expect "Started containerd.service" -expect "Started kubelet"

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +50,7 @@ func newBuildCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", os.Getenv("BUILDKIT_HOST"), "buildkitd address (default $BUILDKIT_HOST)")
 	f.StringVar(&o.target, "target", "", "what to build: os, kubernetes, rootfs, disk (default disk)")
-	f.StringVarP(&o.output, "output", "o", "", "export the result: DIR, or type=local,dest=DIR")
+	f.StringVarP(&o.output, "output", "o", "", "export the result: DIR, type=local,dest=DIR or type=tar,dest=FILE")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, rawjson, quiet")
 	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "override a spec field, e.g. DISK_SIZE=4GiB (repeatable)")
 	f.StringArrayVar(&o.contexts, "build-context", nil, "named context NAME=oci-layout://DIR[@DIGEST] | docker-image://REF | DIR (repeatable)")
@@ -183,7 +184,9 @@ func solveOptions(specPath string, o buildOptions) (client.SolveOpt, func(), err
 	return so, cleanup, nil
 }
 
-// parseOutput accepts a directory or buildx's type=local,dest=DIR form.
+// parseOutput accepts a directory, or buildx's type=local,dest=DIR and
+// type=tar,dest=FILE forms. A tar keeps a whole tree in one stream, which
+// is what a root filesystem wants.
 func parseOutput(s string) (client.ExportEntry, error) {
 	if !strings.Contains(s, "=") {
 		return client.ExportEntry{Type: client.ExporterLocal, OutputDir: s}, nil
@@ -193,11 +196,18 @@ func parseOutput(s string) (client.ExportEntry, error) {
 		k, v, _ := strings.Cut(f, "=")
 		fields[k] = v
 	}
-	if t := fields["type"]; t != "" && t != client.ExporterLocal {
-		return client.ExportEntry{}, fmt.Errorf("-o %s: only type=local is supported by strata build for now", s)
+	dest := fields["dest"]
+	if dest == "" {
+		return client.ExportEntry{}, fmt.Errorf("-o %s: missing dest=", s)
 	}
-	if fields["dest"] == "" {
-		return client.ExportEntry{}, fmt.Errorf("-o %s: missing dest=DIR", s)
+	switch fields["type"] {
+	case "", client.ExporterLocal:
+		return client.ExportEntry{Type: client.ExporterLocal, OutputDir: dest}, nil
+	case client.ExporterTar:
+		return client.ExportEntry{Type: client.ExporterTar, Output: func(map[string]string) (io.WriteCloser, error) {
+			return os.Create(dest)
+		}}, nil
+	default:
+		return client.ExportEntry{}, fmt.Errorf("-o %s: strata build exports type=local or type=tar", s)
 	}
-	return client.ExportEntry{Type: client.ExporterLocal, OutputDir: fields["dest"]}, nil
 }
