@@ -122,3 +122,31 @@ type Distro struct {
 	Bootloader string
 	Cmdline    string
 }
+
+// namedArtifact is one per-artifact override with its spec name.
+type namedArtifact struct {
+	name string
+	art  *Artifact
+}
+
+// named lists the overrides by spec name, in declaration order.
+func (a *Artifacts) named() []namedArtifact {
+	return []namedArtifact{
+		{"kubelet", &a.Kubelet}, {"kubeadm", &a.Kubeadm}, {"kubectl", &a.Kubectl},
+		{"containerd", &a.Containerd}, {"runc", &a.Runc}, {"crictl", &a.Crictl}, {"cni", &a.CNI},
+	}
+}
+
+// ByName returns the override for the artifact called name (kubelet,
+// containerd, cni, ...), or nil when a is nil or name is not an artifact.
+func (a *Artifacts) ByName(name string) *Artifact {
+	if a == nil {
+		return nil
+	}
+	for _, n := range a.named() {
+		if n.name == name {
+			return n.art
+		}
+	}
+	return nil
+}

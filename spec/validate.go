@@ -291,24 +291,10 @@ func (v *validator) kubernetes(k *Kubernetes) {
 	}
 }
 
-// artifactFields lists the per-artifact overrides with their field names.
-func artifactFields(a *Artifacts) []struct {
-	name string
-	art  *Artifact
-} {
-	return []struct {
-		name string
-		art  *Artifact
-	}{
-		{"kubelet", &a.Kubelet}, {"kubeadm", &a.Kubeadm}, {"kubectl", &a.Kubectl},
-		{"containerd", &a.Containerd}, {"runc", &a.Runc}, {"crictl", &a.Crictl}, {"cni", &a.CNI},
-	}
-}
-
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func (v *validator) artifacts(a *Artifacts) {
-	for _, f := range artifactFields(a) {
+	for _, f := range a.named() {
 		field := "kubernetes.artifacts." + f.name
 		if u := f.art.URL; u != "" {
 			parsed, err := url.Parse(u)

@@ -70,6 +70,7 @@ type install struct {
 type catalogEntry struct {
 	name     string
 	field    string // spec field holding the version
+	version  func(*spec.Kubernetes) string
 	upstream string
 	path     func(version string) string
 	// checksum gives the checksum file's URL or path from the artifact's.
@@ -86,6 +87,7 @@ func sibling(name string) func(string) string {
 func kubeBinary(bin string) catalogEntry {
 	return catalogEntry{
 		name: bin, field: "kubernetes.version", upstream: upstreamKubernetes,
+		version: func(k *spec.Kubernetes) string { return k.Version },
 		path: func(v string) string {
 			return fmt.Sprintf("release/%s/bin/linux/%s/%s", v, Arch, bin)
 		},
@@ -100,6 +102,7 @@ func kubeBinary(bin string) catalogEntry {
 var catalog = []catalogEntry{
 	{
 		name: "containerd", field: "kubernetes.containerd", upstream: upstreamGitHub,
+		version: func(k *spec.Kubernetes) string { return k.Containerd },
 		path: func(v string) string {
 			return fmt.Sprintf("containerd/containerd/releases/download/v%s/containerd-%s-linux-%s.tar.gz", v, v, Arch)
 		},
@@ -108,6 +111,7 @@ var catalog = []catalogEntry{
 	},
 	{
 		name: "runc", field: "kubernetes.runc", upstream: upstreamGitHub,
+		version: func(k *spec.Kubernetes) string { return k.Runc },
 		path: func(v string) string {
 			return fmt.Sprintf("opencontainers/runc/releases/download/v%s/runc.%s", v, Arch)
 		},
@@ -117,6 +121,7 @@ var catalog = []catalogEntry{
 	},
 	{
 		name: "crictl", field: "kubernetes.crictl", upstream: upstreamGitHub,
+		version: func(k *spec.Kubernetes) string { return k.Crictl },
 		path: func(v string) string {
 			return fmt.Sprintf("kubernetes-sigs/cri-tools/releases/download/v%s/crictl-v%s-linux-%s.tar.gz", v, v, Arch)
 		},
@@ -125,6 +130,7 @@ var catalog = []catalogEntry{
 	},
 	{
 		name: "cni", field: "kubernetes.cni", upstream: upstreamGitHub,
+		version: func(k *spec.Kubernetes) string { return k.CNI },
 		path: func(v string) string {
 			return fmt.Sprintf("containernetworking/plugins/releases/download/v%s/cni-plugins-linux-%s-v%s.tgz", v, Arch, v)
 		},
@@ -142,7 +148,7 @@ var catalog = []catalogEntry{
 func Artifacts(k *spec.Kubernetes) []Artifact {
 	out := make([]Artifact, 0, len(catalog))
 	for _, e := range catalog {
-		version := versionOf(k, e.field)
+		version := e.version(k)
 		base := e.upstream
 		if k.Source != "" {
 			base = strings.TrimSuffix(k.Source, "/")
@@ -157,7 +163,7 @@ func Artifacts(k *spec.Kubernetes) []Artifact {
 			Field:        e.field,
 			install:      e.install,
 		}
-		o := override(k, e.name)
+		o := k.Artifacts.ByName(e.name)
 		if o != nil && o.URL != "" {
 			a.URL = o.URL
 		}
@@ -170,30 +176,4 @@ func Artifacts(k *spec.Kubernetes) []Artifact {
 		out = append(out, a)
 	}
 	return out
-}
-
-func versionOf(k *spec.Kubernetes, field string) string {
-	switch field {
-	case "kubernetes.containerd":
-		return k.Containerd
-	case "kubernetes.runc":
-		return k.Runc
-	case "kubernetes.crictl":
-		return k.Crictl
-	case "kubernetes.cni":
-		return k.CNI
-	default:
-		return k.Version
-	}
-}
-
-func override(k *spec.Kubernetes, name string) *spec.Artifact {
-	a := k.Artifacts
-	if a == nil {
-		return nil
-	}
-	return map[string]*spec.Artifact{
-		"kubelet": &a.Kubelet, "kubeadm": &a.Kubeadm, "kubectl": &a.Kubectl,
-		"containerd": &a.Containerd, "runc": &a.Runc, "crictl": &a.Crictl, "cni": &a.CNI,
-	}[name]
 }
