@@ -17,11 +17,12 @@ import (
 // otherwise. The harness prepares what is missing itself: it starts
 // buildkitd (e2e/buildkitd.sh) unless BUILDKIT_HOST is set, and makes the
 // mmdebstrap base (e2e/cmd/mkbase, cached by its inputs) unless
-// STRATA_OS_BASE names one.
+// STRATA_OS_BASE names one, and the tools image unless STRATA_TOOLS does.
 var env struct {
 	repo      string // repository root
 	buildkit  string // BUILDKIT_HOST
 	base      string // oci-layout://...@sha256:... of the OS base
+	tools     string // the same base plus the sysext tools: the strata-tools context
 	strata    string // the static strata binary under test
 	cacheDir  string
 	workDir   string
@@ -78,6 +79,14 @@ func setup() error {
 		}
 		env.base = lastLine(out)
 	}
+	env.tools = os.Getenv("STRATA_TOOLS")
+	if env.tools == "" {
+		out, err := run(20*time.Minute, env.repo, "go", "run", "./e2e/cmd/mkbase", "-cache", filepath.Join(env.cacheDir, "base"), "-include", toolsPackages)
+		if err != nil {
+			return fmt.Errorf("making the tools image: %w", err)
+		}
+		env.tools = lastLine(out)
+	}
 
 	env.strata = filepath.Join(env.workDir, "strata")
 	if _, err := runEnv(5*time.Minute, env.repo, []string{"CGO_ENABLED=0"}, "go", "build", "-o", env.strata, "./cmd/strata"); err != nil {
@@ -127,8 +136,12 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// strataBuild runs `strata build` with the harness's buildkitd and base; the
-// base doubles as the tools environment since it carries mke2fs.
+// toolsPackages turn the base into a tools environment: it has mke2fs
+// already, and strata sysext needs these. e2e/test.sh passes the same list.
+const toolsPackages = "squashfs-tools,erofs-utils"
+
+// strataBuild runs `strata build` with the harness's buildkitd, base and
+// tools image.
 func strataBuild(specPath, target, out string, extra ...string) (string, error) {
 	return strataBuildWith(specPath, target, out, true, extra...)
 }
@@ -138,7 +151,7 @@ func strataBuild(specPath, target, out string, extra ...string) (string, error) 
 func strataBuildWith(specPath, target, out string, withBase bool, extra ...string) (string, error) {
 	args := []string{"build", specPath, "--target", target, "--progress", "plain",
 		"--addr", env.buildkit,
-		"--build-context", "strata-tools=" + env.base,
+		"--build-context", "strata-tools=" + env.tools,
 	}
 	if withBase {
 		args = append(args, "--build-context", "os-base="+env.base)

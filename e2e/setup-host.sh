@@ -10,6 +10,7 @@ packages=(
 	dosfstools      # fsck.vfat in tests
 	fdisk           # sfdisk in tests
 	attr libcap2-bin # getfattr/setcap in the fidelity test
+	squashfs-tools erofs-utils # strata sysext and its tests (unsquashfs, fsck.erofs)
 	qemu-system-x86 qemu-utils ovmf # boot tests
 )
 missing=()

@@ -11,6 +11,10 @@ eval "$(e2e/buildkitd.sh start)"
 export BUILDKIT_HOST
 STRATA_OS_BASE=$(go run ./e2e/cmd/mkbase -cache "$cache/base")
 export STRATA_OS_BASE
+# The tools environment for assembly and sysext packing: the base plus the
+# sysext tools (the list is toolsPackages in e2e/harness_test.go).
+STRATA_TOOLS=$(go run ./e2e/cmd/mkbase -cache "$cache/base" -include squashfs-tools,erofs-utils)
+export STRATA_TOOLS
 
 echo "== go vet" >&2
 go vet ./...

@@ -75,7 +75,7 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 			return nil, err
 		}
 	}
-	if target.needsTools {
+	if target.needsTools(sp) {
 		if in.Tools, err = toolsEnv(ctx, c, bc); err != nil {
 			return nil, err
 		}

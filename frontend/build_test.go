@@ -25,14 +25,14 @@ func TestBuildRecoversPanics(t *testing.T) {
 }
 
 func TestLookupTarget(t *testing.T) {
-	for name, want := range map[string]string{"": "disk", "disk": "disk", "os": "os", "rootfs": "rootfs", "kubernetes": "kubernetes"} {
+	for name, want := range map[string]string{"": "disk", "disk": "disk", "os": "os", "rootfs": "rootfs", "kubernetes": "kubernetes", "kubernetes-sysext": "kubernetes-sysext"} {
 		got, err := lookupTarget(name)
 		if err != nil || got.name != want {
 			t.Errorf("lookupTarget(%q) = %q, %v; want %q", name, got.name, err, want)
 		}
 	}
 	_, err := lookupTarget("aws")
-	if err == nil || err.Error() != `unknown target "aws": strata builds os, kubernetes, rootfs, disk` {
+	if err == nil || err.Error() != `unknown target "aws": strata builds os, kubernetes, kubernetes-sysext, rootfs, disk` {
 		t.Errorf("lookupTarget(aws) error = %v", err)
 	}
 }

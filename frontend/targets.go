@@ -9,6 +9,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
 	"github.com/strata-dev/strata/layers/node"
+	"github.com/strata-dev/strata/spec"
 )
 
 // target is one thing a build can produce (`--target NAME`).
@@ -16,7 +17,18 @@ type target struct {
 	name        string
 	description string
 	state       func(node.Graph) (llb.State, error)
-	needsTools  bool // assembly runs strata and mke2fs in the tools environment
+	// needsTools says whether the target runs strata and mke2fs, mksquashfs
+	// or mkfs.erofs in the tools environment.
+	needsTools func(*spec.Spec) bool
+}
+
+func always(*spec.Spec) bool { return true }
+func never(*spec.Spec) bool  { return false }
+
+// whenSysext: with install: sysext the root filesystem carries a sysext
+// image, which the tools pack.
+func whenSysext(s *spec.Spec) bool {
+	return s.Image.Kubernetes != nil && s.Image.Kubernetes.Install == "sysext"
 }
 
 // defaultTarget is what a build without --target produces: the thing users
@@ -24,18 +36,25 @@ type target struct {
 const defaultTarget = "disk"
 
 var allTargets = []target{
-	{name: "os", description: "the OS layer as an OCI image",
+	{name: "os", description: "the OS layer as an OCI image", needsTools: never,
 		state: func(g node.Graph) (llb.State, error) { return g.OS, nil }},
-	{name: "kubernetes", description: "the Kubernetes layer on its own, as an OCI image",
+	{name: "kubernetes", description: "the Kubernetes layer on its own, as an OCI image", needsTools: never,
 		state: func(g node.Graph) (llb.State, error) {
 			if g.Kubernetes == nil {
 				return llb.State{}, errors.New("target kubernetes: the spec has no kubernetes section")
 			}
 			return *g.Kubernetes, nil
 		}},
-	{name: "rootfs", description: "the merged root filesystem tree",
+	{name: "kubernetes-sysext", description: "the Kubernetes layer's /usr and /opt as a systemd-sysext image, with SHA256SUMS", needsTools: always,
+		state: func(g node.Graph) (llb.State, error) {
+			if g.KubernetesSysext == nil {
+				return llb.State{}, errors.New("target kubernetes-sysext: the spec has no kubernetes section")
+			}
+			return *g.KubernetesSysext, nil
+		}},
+	{name: "rootfs", description: "the merged root filesystem tree", needsTools: whenSysext,
 		state: func(g node.Graph) (llb.State, error) { return g.Rootfs, nil }},
-	{name: "disk", description: "a bootable GPT disk: " + node.DiskFile, needsTools: true,
+	{name: "disk", description: "a bootable GPT disk: " + node.DiskFile, needsTools: always,
 		state: func(g node.Graph) (llb.State, error) { return g.Disk, nil }},
 }
 

@@ -14,6 +14,8 @@ const (
 	defaultRootLabel  = "root"
 	defaultFileMode   = "0644"
 	defaultInstall    = "rootfs"
+	// defaultSysextFormat: squashfs is the one every distro kernel mounts.
+	defaultSysextFormat = "squashfs"
 	// defaultSandboxImage is the pause image of current Kubernetes releases.
 	defaultSandboxImage = "registry.k8s.io/pause:3.10"
 )
@@ -50,4 +52,15 @@ func fill(field *string, candidates ...string) {
 		}
 		*field = c
 	}
+}
+
+// SysextImage is the sysext section with its defaults, also for specs that
+// have none: the kubernetes-sysext target builds an image either way.
+func (k *Kubernetes) SysextImage() Sysext {
+	var s Sysext
+	if k.Sysext != nil {
+		s = *k.Sysext
+	}
+	fill(&s.Format, defaultSysextFormat)
+	return s
 }

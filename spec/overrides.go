@@ -42,6 +42,12 @@ var overrides = []override{
 	{Arg{"KUBERNETES_SOURCE", "kubernetes.source", "download mirror URL"}, setKubernetes(func(k *Kubernetes) *string { return &k.Source })},
 	{Arg{"KUBERNETES_INSTALL", "kubernetes.install", "rootfs or sysext"}, setKubernetes(func(k *Kubernetes) *string { return &k.Install })},
 	{Arg{"KUBERNETES_SANDBOX_IMAGE", "kubernetes.sandboxImage", "pause image for containerd"}, setKubernetes(func(k *Kubernetes) *string { return &k.SandboxImage })},
+	{Arg{"KUBERNETES_SYSEXT_FORMAT", "kubernetes.sysext.format", "sysext filesystem: squashfs or erofs"}, setKubernetes(func(k *Kubernetes) *string {
+		if k.Sysext == nil {
+			k.Sysext = &Sysext{}
+		}
+		return &k.Sysext.Format
+	})},
 }
 
 // Overridable lists the build args a spec accepts, in documentation

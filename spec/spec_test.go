@@ -83,8 +83,9 @@ func TestLoadGood(t *testing.T) {
 			OS: fullOS,
 			Kubernetes: &Kubernetes{
 				Version: "v1.36.3", Containerd: "2.3.2", Runc: "1.4.3", Crictl: "1.36.0",
-				CNI: "1.9.1", Source: "https://dl.k8s.io", Install: "rootfs",
+				CNI: "1.9.1", Source: "https://dl.k8s.io", Install: "sysext",
 				SandboxImage: "registry.example.com/k8s/pause:3.10",
+				Sysext:       &Sysext{Format: "erofs", Updates: "https://updates.example.com/sysext/kubernetes/"},
 				Artifacts: &Artifacts{
 					Kubelet: Artifact{
 						URL:    "https://mirror.example.com/k8s/v1.36.3/kubelet",
@@ -260,7 +261,7 @@ func TestPosition(t *testing.T) {
 		{k8s, "kubernetes.artifacts.containerd.url", Pos{}, false},
 		{k8s, "kubernetes.artifacts.cni.url", Pos{29, 11}, true},
 		{k8s, "kubernetes.artifacts.runc", Pos{}, false},
-		{k8s, "disk", Pos{30, 1}, true},
+		{k8s, "disk", Pos{31, 1}, true},
 	}
 	for _, tt := range tests {
 		got, ok := tt.spec.Position(tt.field)

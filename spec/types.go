@@ -71,7 +71,23 @@ type Kubernetes struct {
 	// Artifacts overrides where single artifacts come from, for mirrors that
 	// do not follow the upstream layout, and pins their checksums.
 	Artifacts *Artifacts `yaml:"artifacts" json:"artifacts,omitzero"`
+	// Sysext shapes the systemd-sysext image: the one install: sysext puts
+	// on the disk, and the kubernetes-sysext target's.
+	Sysext *Sysext `yaml:"sysext" json:"sysext,omitzero"`
 }
+
+// Sysext configures the Kubernetes system extension image.
+type Sysext struct {
+	// Format is the image's filesystem: squashfs or erofs.
+	Format string `yaml:"format" json:"format,omitempty"`
+	// Updates is a systemd-sysupdate source: a URL serving newer patch
+	// releases of the image beside a SHA256SUMS file. Empty writes no
+	// transfer file.
+	Updates string `yaml:"updates" json:"updates,omitempty"`
+}
+
+// IsZero makes an empty sysext section hash like none at all.
+func (s *Sysext) IsZero() bool { return s == nil || *s == (Sysext{}) }
 
 // Artifacts holds per-artifact overrides, one field per downloaded file.
 type Artifacts struct {

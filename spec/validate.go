@@ -286,8 +286,26 @@ func (v *validator) kubernetes(k *Kubernetes) {
 		}
 	}
 	v.choice("kubernetes.install", "install mode", k.Install, installModes)
+	if k.Sysext != nil {
+		v.sysext(k.Sysext, k.Install)
+	}
 	if k.SandboxImage != "" && !imageRefPattern.MatchString(k.SandboxImage) {
 		v.fail("kubernetes.sandboxImage", "invalid image reference %q; use a reference such as registry.k8s.io/pause:3.10", k.SandboxImage)
+	}
+}
+
+func (v *validator) sysext(s *Sysext, install string) {
+	if s.Format != "" {
+		v.choice("kubernetes.sysext.format", "sysext format", s.Format, sysextFormats)
+	}
+	if s.Updates == "" {
+		return
+	}
+	if u, err := url.Parse(s.Updates); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.fail("kubernetes.sysext.updates", "invalid URL %q; use the http:// or https:// directory that serves the sysext images and their SHA256SUMS", s.Updates)
+	} else if install != "sysext" {
+		// The transfer file would update an image the disk does not have.
+		v.fail("kubernetes.sysext.updates", "only applies with install: sysext; set kubernetes.install: sysext or drop updates")
 	}
 }
 
@@ -320,7 +338,8 @@ var (
 	bootModes    = []choice{{"uefi", true}, {"bios", false}, {"hybrid", false}}
 	bootloaders  = []choice{{"systemd-boot", true}, {"grub", false}}
 	filesystems  = []choice{{"ext4", true}}
-	installModes = []choice{{"rootfs", true}, {"sysext", false}}
+	installModes  = []choice{{"rootfs", true}, {"sysext", true}}
+	sysextFormats = []choice{{"squashfs", true}, {"erofs", true}}
 )
 
 func (v *validator) choice(field, what, value string, choices []choice) {

@@ -380,12 +380,44 @@ func TestSandboxImageValidated(t *testing.T) {
 	}
 }
 
-// TestSysextNotBuiltYet: sysext is a recognised mode that strata does not
-// build yet; accepting it would silently build a rootfs install instead.
-func TestSysextNotBuiltYet(t *testing.T) {
-	doc := header + "kubernetes:\n  version: v1.31.2\n" + k8sPinsBlock + "  install: sysext\n"
-	_, err := Load("node.yaml", []byte(doc), nil, testDistros)
-	if err == nil || !strings.Contains(err.Error(), `node.yaml:10:3: kubernetes.install: install mode "sysext" is not supported yet; use rootfs`) {
-		t.Fatalf("err = %v", err)
+func TestSysextSection(t *testing.T) {
+	base := header + "kubernetes:\n  version: v1.31.2\n" + k8sPinsBlock
+	for _, tc := range []struct{ name, doc, want string }{
+		{"valid", base + "  install: sysext\n  sysext:\n    format: erofs\n    updates: https://example.com/sysext/\n", ""},
+		{"bad format", base + "  install: sysext\n  sysext:\n    format: ext4\n",
+			`node.yaml:12:5: kubernetes.sysext.format: unknown sysext format "ext4"; allowed: squashfs, erofs`},
+		{"bad url", base + "  install: sysext\n  sysext:\n    updates: ftp://example.com/\n",
+			`node.yaml:12:5: kubernetes.sysext.updates: invalid URL "ftp://example.com/"`},
+		{"updates without sysext install", base + "  sysext:\n    updates: https://example.com/\n",
+			`node.yaml:11:5: kubernetes.sysext.updates: only applies with install: sysext`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Load("node.yaml", []byte(tc.doc), nil, testDistros)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := s.Image.Kubernetes.SysextImage(); got.Format != "erofs" || got.Updates != "https://example.com/sysext/" {
+					t.Fatalf("SysextImage() = %+v", got)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v\nwant %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSysextFormatDefault(t *testing.T) {
+	s, err := Load("node.yaml", []byte(header+"kubernetes:\n  version: v1.31.2\n"+k8sPinsBlock), nil, testDistros)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Image.Kubernetes.SysextImage().Format; got != "squashfs" {
+		t.Fatalf("default sysext format = %q, want squashfs", got)
+	}
+	if s.Image.Kubernetes.Sysext != nil {
+		t.Fatal("defaults must not add a sysext section: it would change the digest of specs without one")
 	}
 }

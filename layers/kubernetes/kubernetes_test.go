@@ -184,11 +184,11 @@ func graphOps(t *testing.T, st llb.State) ([]*pb.Op, []string) {
 
 func TestBuildFromTree(t *testing.T) {
 	tree := &Tree{Name: "context kubernetes-artifacts", State: llb.Local("artifacts")}
-	st, err := Build(Input{Kubernetes: testKubernetes(), Digests: fakeDigests(), Tree: tree, KubeletEnvFile: "/etc/default/kubelet"})
+	layer, err := Build(Input{Kubernetes: testKubernetes(), Digests: fakeDigests(), Tree: tree, KubeletEnvFile: "/etc/default/kubelet"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, names := graphOps(t, st)
+	ops, names := graphOps(t, layer.Tree())
 	copies := map[string]*pb.FileActionCopy{}
 	for i, op := range ops {
 		if src := op.GetSource(); src != nil && src.Identifier != "local://artifacts" {
@@ -204,7 +204,7 @@ func TestBuildFromTree(t *testing.T) {
 		}
 	}
 	kubelet := "/release/v1.31.2/bin/linux/amd64/kubelet"
-	want := "[kubernetes 1/2] install kubelet v1.31.2 from context kubernetes-artifacts:release/v1.31.2/bin/linux/amd64/kubelet (" + short(digest.FromString("kubelet")) + ")"
+	want := "[kubernetes 1/3] install kubelet v1.31.2 from context kubernetes-artifacts:release/v1.31.2/bin/linux/amd64/kubelet (" + short(digest.FromString("kubelet")) + ")"
 	if !slices.Contains(names, want) {
 		t.Errorf("no vertex %q among %q", want, names)
 	}
@@ -218,4 +218,43 @@ func TestBuildFromTree(t *testing.T) {
 	if cp := copies[tarball]; cp == nil || cp.Dest != "/usr/local/" || !cp.AttemptUnpackDockerCompatibility || cp.Mode != -1 {
 		t.Errorf("containerd copy: %+v (want unpacked into /usr/local/ with its own modes)", cp)
 	}
+}
+
+// TestPayloadHoldsOnlyUsrAndOpt: a sysext carries the payload and merges
+// only /usr and /opt; anything else in it would silently vanish on the node.
+func TestPayloadHoldsOnlyUsrAndOpt(t *testing.T) {
+	layer, err := Build(Input{Kubernetes: testKubernetes(), Digests: fakeDigests(), KubeletEnvFile: "/etc/default/kubelet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(part string, st llb.State, wantPayload bool) {
+		ops, _ := graphOps(t, st)
+		seen := 0
+		for _, op := range ops {
+			for _, action := range op.GetFile().GetActions() {
+				var dest string
+				switch {
+				case action.GetCopy() != nil:
+					dest = action.GetCopy().Dest
+				case action.GetMkfile() != nil:
+					dest = action.GetMkfile().Path
+				case action.GetMkdir() != nil:
+					dest = action.GetMkdir().Path
+				case action.GetSymlink() != nil:
+					dest = action.GetSymlink().Newpath
+				default:
+					continue
+				}
+				seen++
+				if IsPayloadPath(dest) != wantPayload {
+					t.Errorf("%s writes %s", part, dest)
+				}
+			}
+		}
+		if seen == 0 {
+			t.Errorf("%s writes nothing", part)
+		}
+	}
+	check("payload", layer.Payload, true)
+	check("config", layer.Config, false)
 }

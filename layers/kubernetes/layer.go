@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,9 +44,26 @@ type Tree struct {
 // Units the layer enables, and the target that wants them.
 var enabledUnits = []string{"containerd.service", "kubelet.service"}
 
-// Build returns the Kubernetes graph: downloads verified by BuildKit against
-// their digests, placed from scratch, then configuration.
-func Build(in Input) (llb.State, error) {
+// Layer is the Kubernetes layer in the two parts a system extension
+// distinguishes. Both start from scratch, so each is cached on its own.
+type Layer struct {
+	// Payload is everything under /usr and /opt: the downloads and the
+	// units. It is what a sysext image carries.
+	Payload llb.State
+	// Config is everything under /etc and /var, which a sysext cannot
+	// carry: containerd's and the kubelet's configuration, node settings
+	// and the units' enablement.
+	Config llb.State
+}
+
+// Tree is the whole layer as one tree: the kubernetes target.
+func (l Layer) Tree() llb.State {
+	return llb.Merge([]llb.State{l.Payload, l.Config}, llb.WithCustomName("[kubernetes] merge payload and configuration"))
+}
+
+// Build returns the Kubernetes layer: downloads verified by BuildKit against
+// their digests and the units on top of them, and the configuration beside.
+func Build(in Input) (Layer, error) {
 	k := in.Kubernetes
 	arts := Artifacts(k)
 	var missing []string
@@ -55,7 +73,7 @@ func Build(in Input) (llb.State, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return llb.State{}, fmt.Errorf("no verified digest for %s", strings.Join(missing, ", "))
+		return Layer{}, fmt.Errorf("no verified digest for %s", strings.Join(missing, ", "))
 	}
 
 	var install llb.State
@@ -64,11 +82,35 @@ func Build(in Input) (llb.State, error) {
 	} else {
 		install = installArtifacts(in, arts)
 	}
-	config, err := configure(in)
+	cfg, err := configFiles(in.Kubernetes, in.KubeletEnvFile)
 	if err != nil {
-		return llb.State{}, err
+		return Layer{}, err
 	}
-	return config(install), nil
+	usr, etc := splitByHierarchy(cfg)
+	return Layer{Payload: addUnits(in, install, usr), Config: configure(in, etc)}, nil
+}
+
+// splitByHierarchy separates what belongs to the payload (/usr, /opt) from
+// what must stay in the root filesystem.
+func splitByHierarchy(files []spec.File) (payload, rest []spec.File) {
+	for _, f := range files {
+		if IsPayloadPath(f.Path) {
+			payload = append(payload, f)
+		} else {
+			rest = append(rest, f)
+		}
+	}
+	return payload, rest
+}
+
+// IsPayloadPath reports whether p lies in a hierarchy systemd-sysext merges.
+func IsPayloadPath(p string) bool {
+	for _, h := range []string{"/usr/", "/opt/"} {
+		if strings.HasPrefix(p, h) {
+			return true
+		}
+	}
+	return false
 }
 
 // installArtifacts places every download in one FileOp on scratch. Each
@@ -95,7 +137,7 @@ func installArtifacts(in Input, arts []Artifact) llb.State {
 		names = append(names, a.Name)
 	}
 	return llb.Scratch().File(action, append(located(in, "kubernetes"),
-		llb.WithCustomName("[kubernetes 1/2] install "+strings.Join(names, " ")))...)
+		llb.WithCustomName("[kubernetes 1/3] install "+strings.Join(names, " ")))...)
 }
 
 // installFromTree copies every artifact out of the verified tree, one FileOp
@@ -114,7 +156,7 @@ func installFromTree(in Input, arts []Artifact) llb.State {
 			// downloads get the same mode from llb.Chmod.
 			info.Mode = &llb.ChmodOpt{Mode: 0o755}
 		}
-		name := fmt.Sprintf("[kubernetes 1/2] install %s %s from %s:%s (%s)", a.Name, a.Version, in.Tree.Name, a.Path, short(in.Digests[a.Name]))
+		name := fmt.Sprintf("[kubernetes 1/3] install %s %s from %s:%s (%s)", a.Name, a.Version, in.Tree.Name, a.Path, short(in.Digests[a.Name]))
 		st = st.File(llb.Copy(in.Tree.State, a.Path, dest, info), append(located(in, a.Field), llb.WithCustomName(name))...)
 	}
 	return st
@@ -137,19 +179,24 @@ func rootOwned() *llb.ChownOpt {
 	return &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}}
 }
 
-// configure writes units and configuration and enables the units with the
-// symlinks `systemctl enable` would make, since this graph has no shell.
-func configure(in Input) (func(llb.State) llb.State, error) {
-	cfg, err := configFiles(in.Kubernetes, in.KubeletEnvFile)
-	if err != nil {
-		return nil, err
+// addUnits puts the units on top of the binaries they start.
+func addUnits(in Input, install llb.State, units []spec.File) llb.State {
+	var b files.Batch
+	for _, f := range sortedByPath(units) {
+		b.File(f)
 	}
+	return b.Apply(install, append(located(in, "kubernetes"),
+		llb.WithCustomName("[kubernetes 2/3] add units for containerd and kubelet"))...)
+}
+
+// configure writes the configuration and enables the units with the
+// symlinks `systemctl enable` would make, since this graph has no shell.
+func configure(in Input, cfg []spec.File) llb.State {
 	var b files.Batch
 	for _, dir := range []string{"/etc/containerd/conf.d", "/etc/containerd/certs.d", "/etc/kubernetes/manifests", "/var/lib/kubelet"} {
 		b.Mkdir(dir)
 	}
-	sort.Slice(cfg, func(i, j int) bool { return cfg[i].Path < cfg[j].Path })
-	for _, f := range cfg {
+	for _, f := range sortedByPath(cfg) {
 		b.File(f)
 	}
 	for _, unit := range enabledUnits {
@@ -158,10 +205,14 @@ func configure(in Input) (func(llb.State) llb.State, error) {
 	// kubelet refuses to run with swap on; masking the target keeps any
 	// swap unit from activating.
 	b.Symlink("/dev/null", "/etc/systemd/system/swap.target")
-	return func(st llb.State) llb.State {
-		return b.Apply(st, append(located(in, "kubernetes"),
-			llb.WithCustomName("[kubernetes 2/2] configure containerd and kubelet, enable "+strings.Join(enabledUnits, " ")))...)
-	}, nil
+	return b.Apply(llb.Scratch(), append(located(in, "kubernetes"),
+		llb.WithCustomName("[kubernetes 3/3] configure containerd and kubelet, enable "+strings.Join(enabledUnits, " ")))...)
+}
+
+func sortedByPath(fs []spec.File) []spec.File {
+	out := slices.Clone(fs)
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
 
 // located returns the constraint that tags a step with field's YAML

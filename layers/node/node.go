@@ -15,6 +15,7 @@ import (
 	"github.com/strata-dev/strata/layers/kubernetes"
 	oslayer "github.com/strata-dev/strata/layers/os"
 	"github.com/strata-dev/strata/layers/overlays"
+	"github.com/strata-dev/strata/layers/sysext"
 	"github.com/strata-dev/strata/llb/files"
 	"github.com/strata-dev/strata/spec"
 )
@@ -47,10 +48,14 @@ type Input struct {
 type Graph struct {
 	OS         llb.State
 	Kubernetes *llb.State // nil without a kubernetes section
-	Overlay    llb.State
-	Release    llb.State // /etc/strata-release
-	Rootfs     llb.State
-	Disk       llb.State // a directory holding disk.raw
+	// KubernetesSysext is a directory holding the Kubernetes payload as a
+	// systemd-sysext image and its SHA256SUMS; nil without a kubernetes
+	// section. install: sysext puts this image on the disk.
+	KubernetesSysext *llb.State
+	Overlay          llb.State
+	Release          llb.State // /etc/strata-release
+	Rootfs           llb.State
+	Disk             llb.State // a directory holding disk.raw
 }
 
 // DiskFile is the disk's name in the disk target's output directory.
@@ -69,17 +74,27 @@ func Build(in Input) (Graph, error) {
 	}
 	layers := []llb.State{g.OS}
 	names := []string{"os"}
-	if img.Kubernetes != nil {
-		k8s, err := kubernetes.Build(kubernetes.Input{
-			Kubernetes: img.Kubernetes, Digests: in.KubernetesDigests, Tree: in.KubernetesTree,
+	if k := img.Kubernetes; k != nil {
+		layer, err := kubernetes.Build(kubernetes.Input{
+			Kubernetes: k, Digests: in.KubernetesDigests, Tree: in.KubernetesTree,
 			KubeletEnvFile: in.Distro.KubeletEnvFile, Locate: in.Locate,
 		})
 		if err != nil {
 			return Graph{}, fmt.Errorf("kubernetes layer: %w", err)
 		}
-		g.Kubernetes = &k8s
-		layers = append(layers, k8s)
-		names = append(names, "kubernetes")
+		tree := layer.Tree()
+		g.Kubernetes = &tree
+		ext := kubernetesExtension(k)
+		image := sysext.Image(sysext.Input{Extension: ext, Payload: layer.Payload, Tools: in.Tools, Binary: ToolsBinary,
+			Seed: in.Spec.Digest(), Epoch: in.Epoch, Located: located(in, "kubernetes.install")})
+		g.KubernetesSysext = &image
+		if k.Install == "sysext" {
+			layers = append(layers, layer.Config, sysext.Install(ext, image, k.SysextImage().Updates))
+			names = append(names, "kubernetes configuration", "kubernetes sysext")
+		} else {
+			layers = append(layers, layer.Payload, layer.Config)
+			names = append(names, "kubernetes", "kubernetes configuration")
+		}
 	}
 	// The overlay goes last among the layers so its small diff wins.
 	layers = append(layers, g.Overlay, g.Release)
@@ -131,11 +146,27 @@ func assemble(in Input, rootfs llb.State) llb.State {
 	if in.Epoch != nil {
 		opts = append(opts, llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10)))
 	}
-	if in.Locate != nil {
-		if loc := in.Locate("disk"); loc != nil {
-			opts = append(opts, loc)
-		}
+	for _, loc := range located(in, "disk") {
+		opts = append(opts, loc)
 	}
 	run := in.Tools.Run(opts...)
 	return run.AddMount("/out", llb.Scratch())
+}
+
+// kubernetesExtension names the Kubernetes sysext after the release it
+// carries.
+func kubernetesExtension(k *spec.Kubernetes) sysext.Extension {
+	return sysext.Extension{Name: "kubernetes", Version: k.Version, Format: k.SysextImage().Format}
+}
+
+// located returns the constraint that tags a step with field's YAML
+// location, or none.
+func located(in Input, field string) []llb.ConstraintsOpt {
+	if in.Locate == nil {
+		return nil
+	}
+	if loc := in.Locate(field); loc != nil {
+		return []llb.ConstraintsOpt{loc}
+	}
+	return nil
 }

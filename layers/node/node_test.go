@@ -59,11 +59,13 @@ func buildGraph(t *testing.T, sp *spec.Spec) Graph {
 func TestGolden(t *testing.T) {
 	g := buildGraph(t, loadSpec(t, nil))
 	k := buildGraph(t, loadSpecFile(t, "testdata/k8s-node.yaml", nil))
-	if k.Kubernetes == nil {
-		t.Fatal("no kubernetes graph for a spec with a kubernetes section")
+	if k.Kubernetes == nil || k.KubernetesSysext == nil {
+		t.Fatal("no kubernetes graphs for a spec with a kubernetes section")
 	}
+	x := buildGraph(t, loadSpecFile(t, "testdata/k8s-node.yaml", map[string]string{"KUBERNETES_INSTALL": "sysext"}))
 	for name, st := range map[string]llb.State{"os": g.OS, "overlay": g.Overlay, "disk": g.Disk,
-		"k8s-os": k.OS, "kubernetes": *k.Kubernetes, "k8s-rootfs": k.Rootfs} {
+		"k8s-os": k.OS, "kubernetes": *k.Kubernetes, "k8s-rootfs": k.Rootfs,
+		"kubernetes-sysext": *k.KubernetesSysext, "k8s-sysext-rootfs": x.Rootfs} {
 		t.Run(name, func(t *testing.T) {
 			got := dumpGraph(t, st)
 			path := filepath.Join("testdata", name+".golden")
