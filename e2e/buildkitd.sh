@@ -14,17 +14,7 @@ bin=$cache/bin
 sock=$state/buildkitd.sock
 
 build() {
-	# The stamp is the tools module's own go.sum, so a version bump rebuilds.
-	local stamp
-	stamp=$(cat "$here/tools/go.mod" "$here/tools/go.sum" | sha256sum | cut -c1-16)
-	if [[ -x $bin/buildkitd && -f $bin/.stamp && $(cat "$bin/.stamp") == "$stamp" ]]; then
-		return
-	fi
-	echo "building buildkitd and buildctl (pinned in e2e/tools/go.mod)..." >&2
-	mkdir -p "$bin"
-	(cd "$here/tools" && CGO_ENABLED=0 go build -o "$bin/" \
-		github.com/moby/buildkit/cmd/buildkitd github.com/moby/buildkit/cmd/buildctl)
-	echo "$stamp" >"$bin/.stamp"
+	"$here/tools.sh" buildkit >/dev/null
 }
 
 start() {

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"runtime/debug"
 
+	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/strata-dev/strata/layers/node"
 	"github.com/strata-dev/strata/layers/overlays"
@@ -39,10 +41,13 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 	if err != nil {
 		return nil, fmt.Errorf("reading build options: %w", err)
 	}
-	if res, handled, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{ListTargets: listTargets}); handled || err != nil {
+	if res, handled, err := bc.HandleSubrequest(ctx, dockerui.RequestHandler{ListTargets: listTargets, Outline: outlineFor(bc)}); handled || err != nil {
 		return res, err
 	}
 
+	if err := requireCaps(c.BuildOpts()); err != nil {
+		return nil, err
+	}
 	target, err := lookupTarget(bc.Target)
 	if err != nil {
 		return nil, err
@@ -57,9 +62,13 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 	}
 	distro, _ := overlays.Lookup(sp.Image.OS.Distro) // validated by loadSpec
 
-	base, baseImg, err := baseImage(ctx, c, bc, sp, src)
-	if err != nil {
-		return nil, err
+	// The Kubernetes layer starts from scratch: building it alone needs no
+	// base image, so none has to be resolved or passed.
+	base, baseImg := llb.Scratch(), (*dockerspec.DockerOCIImage)(nil)
+	if target.needsBase {
+		if base, baseImg, err = baseImage(ctx, c, bc, sp, src); err != nil {
+			return nil, err
+		}
 	}
 	in := node.Input{
 		Spec:          sp,

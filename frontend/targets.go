@@ -20,6 +20,8 @@ type target struct {
 	// needsTools says whether the target runs strata and mke2fs, mksquashfs
 	// or mkfs.erofs in the tools environment.
 	needsTools func(*spec.Spec) bool
+	// needsBase says whether the target contains the OS layer.
+	needsBase bool
 }
 
 func always(*spec.Spec) bool { return true }
@@ -36,7 +38,7 @@ func whenSysext(s *spec.Spec) bool {
 const defaultTarget = "disk"
 
 var allTargets = []target{
-	{name: "os", description: "the OS layer as an OCI image", needsTools: never,
+	{name: "os", needsBase: true, description: "the OS layer as an OCI image", needsTools: never,
 		state: func(g node.Graph) (llb.State, error) { return g.OS, nil }},
 	{name: "kubernetes", description: "the Kubernetes layer on its own, as an OCI image", needsTools: never,
 		state: func(g node.Graph) (llb.State, error) {
@@ -52,9 +54,9 @@ var allTargets = []target{
 			}
 			return *g.KubernetesSysext, nil
 		}},
-	{name: "rootfs", description: "the merged root filesystem tree", needsTools: whenSysext,
+	{name: "rootfs", needsBase: true, description: "the merged root filesystem tree", needsTools: whenSysext,
 		state: func(g node.Graph) (llb.State, error) { return g.Rootfs, nil }},
-	{name: "disk", description: "a bootable GPT disk: " + node.DiskFile, needsTools: always,
+	{name: "disk", needsBase: true, description: "a bootable GPT disk: " + node.DiskFile, needsTools: always,
 		state: func(g node.Graph) (llb.State, error) { return g.Disk, nil }},
 }
 

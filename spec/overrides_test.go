@@ -276,3 +276,27 @@ func TestOverrideDistroPicksDefaults(t *testing.T) {
 		t.Errorf("ubuntu defaults not applied: kernel %q, cmdline %q", s.Image.OS.Kernel, s.Image.Disk.Cmdline)
 	}
 }
+
+// TestValueReadsEveryOverridableField: --call outline shows each build
+// arg's current value through Value, so every arg's field must resolve.
+func TestValueReadsEveryOverridableField(t *testing.T) {
+	s := mustLoad(t, "full-k8s.yaml", readTestdata(t, "full-k8s.yaml"), nil)
+	for _, a := range Overridable() {
+		v, ok := s.Value(a.Field)
+		if !ok {
+			t.Errorf("%s: Value(%q) found no field", a.Name, a.Field)
+			continue
+		}
+		// Setting the value as a build arg must change nothing.
+		again := mustLoad(t, "full-k8s.yaml", readTestdata(t, "full-k8s.yaml"), map[string]string{a.Name: v})
+		if again.Digest() != s.Digest() {
+			t.Errorf("%s: Value gives %q, which as a build arg changes the spec", a.Name, v)
+		}
+	}
+	if _, ok := s.Value("kubernetes.nope"); ok {
+		t.Error("Value found a field that does not exist")
+	}
+	if v, _ := s.Value("disk.size"); v != "8GiB" {
+		t.Errorf("disk.size = %q", v)
+	}
+}

@@ -335,9 +335,9 @@ type choice struct {
 }
 
 var (
-	bootModes    = []choice{{"uefi", true}, {"bios", false}, {"hybrid", false}}
-	bootloaders  = []choice{{"systemd-boot", true}, {"grub", false}}
-	filesystems  = []choice{{"ext4", true}}
+	bootModes     = []choice{{"uefi", true}, {"bios", false}, {"hybrid", false}}
+	bootloaders   = []choice{{"systemd-boot", true}, {"grub", false}}
+	filesystems   = []choice{{"ext4", true}}
 	installModes  = []choice{{"rootfs", true}, {"sysext", true}}
 	sysextFormats = []choice{{"squashfs", true}, {"erofs", true}}
 )

@@ -30,6 +30,8 @@ type buildOptions struct {
 	contexts  []string
 	toolsImg  string
 	noCache   bool
+	cacheFrom []string
+	cacheTo   []string
 }
 
 func newBuildCmd() *cobra.Command {
@@ -49,13 +51,15 @@ func newBuildCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", os.Getenv("BUILDKIT_HOST"), "buildkitd address (default $BUILDKIT_HOST)")
-	f.StringVar(&o.target, "target", "", "what to build: os, kubernetes, rootfs, disk (default disk)")
+	f.StringVar(&o.target, "target", "", "what to build (default disk; see strata targets)")
 	f.StringVarP(&o.output, "output", "o", "", "export the result: DIR, type=local,dest=DIR or type=tar,dest=FILE")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain, rawjson, quiet")
 	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "override a spec field, e.g. DISK_SIZE=4GiB (repeatable)")
 	f.StringArrayVar(&o.contexts, "build-context", nil, "named context NAME=oci-layout://DIR[@DIGEST] | docker-image://REF | DIR (repeatable)")
 	f.StringVar(&o.toolsImg, "tools-image", "", "image with mke2fs to assemble the disk in (default: the strata-tools context)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
+	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache, e.g. type=registry,ref=REF (repeatable)")
+	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache, e.g. type=registry,ref=REF,mode=max (repeatable)")
 	return cmd
 }
 
@@ -144,6 +148,12 @@ func solveOptions(specPath string, o buildOptions) (client.SolveOpt, func(), err
 	}
 	if o.noCache {
 		so.FrontendAttrs["no-cache"] = ""
+	}
+	if so.CacheImports, err = parseCacheOptions("--cache-from", o.cacheFrom); err != nil {
+		return client.SolveOpt{}, noop, err
+	}
+	if so.CacheExports, err = parseCacheOptions("--cache-to", o.cacheTo); err != nil {
+		return client.SolveOpt{}, noop, err
 	}
 	for _, kv := range o.buildArgs {
 		k, v, ok := strings.Cut(kv, "=")

@@ -41,9 +41,25 @@ func newRootCmd() *cobra.Command {
 		newBuildCmd(),
 		newAssembleCmd(),
 		newSysextCmd(),
+		newTargetsCmd(),
+		newOutlineCmd(),
+		newSchemaCmd(),
 		newInspectCmd(),
 		newFrontendCmd(),
 		newVersionCmd(),
 	)
+	// Usage errors exit with 2, build and spec errors with 1, as documented
+	// in docs/cli.md; scripts tell "fix the command" from "fix the spec".
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badFlagError{err} })
+	for _, c := range root.Commands() {
+		if args := c.Args; args != nil {
+			c.Args = func(cmd *cobra.Command, a []string) error {
+				if err := args(cmd, a); err != nil {
+					return badFlagError{err}
+				}
+				return nil
+			}
+		}
+	}
 	return root
 }

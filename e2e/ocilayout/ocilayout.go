@@ -42,7 +42,12 @@ var platform = ocispec.Platform{Architecture: "amd64", OS: "linux"}
 // The tar is read once, hashed and compressed on the fly, never held in
 // memory. The image config carries no creation time so that the
 // digests depend on the tar's contents alone.
-func FromTar(ctx context.Context, rootfsTar, dir, refName string) (ocispec.Descriptor, error) {
+//
+// env replaces the config's default environment (PATH=DefaultPath).
+func FromTar(ctx context.Context, rootfsTar, dir, refName string, env ...string) (ocispec.Descriptor, error) {
+	if len(env) == 0 {
+		env = []string{"PATH=" + DefaultPath}
+	}
 	blobDir := filepath.Join(dir, ocispec.ImageBlobsDir, digest.SHA256.String())
 	if err := os.MkdirAll(blobDir, 0o755); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("create layout: %w", err)
@@ -57,7 +62,7 @@ func FromTar(ctx context.Context, rootfsTar, dir, refName string) (ocispec.Descr
 	config := ocispec.Image{
 		Platform: platform,
 		Config: ocispec.ImageConfig{
-			Env: []string{"PATH=" + DefaultPath},
+			Env: env,
 			Cmd: []string{"/bin/bash"},
 		},
 		RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},

@@ -205,7 +205,7 @@ func configure(in Input, cfg []spec.File) llb.State {
 	// kubelet refuses to run with swap on; masking the target keeps any
 	// swap unit from activating.
 	b.Symlink("/dev/null", "/etc/systemd/system/swap.target")
-	return b.Apply(llb.Scratch(), append(located(in, "kubernetes"),
+	return b.Apply(files.Root(), append(located(in, "kubernetes"),
 		llb.WithCustomName("[kubernetes 3/3] configure containerd and kubelet, enable "+strings.Join(enabledUnits, " ")))...)
 }
 

@@ -119,7 +119,7 @@ func release(in Input) llb.State {
 		// would differ.
 		fmt.Fprintf(&b, "BUILD_DATE=%s\n", in.Epoch.UTC().Format(time.RFC3339))
 	}
-	return files.Write(llb.Scratch(), []spec.File{{Path: "/etc/strata-release", Mode: "0644", Content: b.String()}},
+	return files.Write(files.Root(), []spec.File{{Path: "/etc/strata-release", Mode: "0644", Content: b.String()}},
 		llb.WithCustomName("[release] write /etc/strata-release"))
 }
 

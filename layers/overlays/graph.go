@@ -11,7 +11,7 @@ import (
 // graph, merged over the OS graph, so editing an overlay file rebuilds neither
 // the OS nor the Kubernetes layer.
 func (d Distro) Graph() llb.State {
-	return files.Write(llb.Scratch(), d.Files,
+	return files.Write(files.Root(), d.Files,
 		llb.WithCustomName("[overlay "+d.Defaults.Name+"] write "+filesSummary(d)))
 }
 

@@ -71,3 +71,13 @@ func Mode(s string) os.FileMode {
 	}
 	return os.FileMode(m)
 }
+
+// Root is where graphs that start from nothing start. BuildKit never exports
+// the results of root vertices to a remote cache (roots are meant to be
+// sources, resolved anew by every builder), so a graph whose first step
+// writes its own files would re-run on every builder that imports the cache,
+// and so would everything that depends on its output's content. On top of
+// this tiny shared root, such a step is exported and imported like any other.
+func Root() llb.State {
+	return llb.Scratch().File(llb.Mkdir("/etc", 0o755), llb.WithCustomName("[root] empty tree"))
+}

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/strata-dev/strata/e2e/ocilayout"
 )
 
 // layoutFormat is part of the cache key. Bump it when the layout mkbase
@@ -34,6 +36,16 @@ type inputs struct {
 	// Include is sorted and free of duplicates, so the order given on the
 	// command line does not change the key.
 	Include []string
+	// GoRoot, when set, is a Go toolchain on the host copied to
+	// /usr/local/go, which makes the image stand in for the official golang
+	// image; GoVersion (its VERSION file) goes into the key.
+	GoRoot    string
+	GoVersion string
+	// HostCA copies the host's CA bundle into the image, for builds inside
+	// it that fetch over TLS through whatever the host trusts (a proxy's
+	// CA, say); HostCADigest goes into the key.
+	HostCA       bool
+	HostCADigest string
 
 	MmdebstrapVersion string
 	SourceDateEpoch   string
@@ -161,6 +173,13 @@ func (in *inputs) describe() string {
 	fmt.Fprintf(&b, "SOURCE_DATE_EPOCH: %s\n", in.SourceDateEpoch)
 	fmt.Fprintf(&b, "apt sources digest: %s\n", in.SourcesDigest)
 	fmt.Fprintf(&b, "apt sources used: %s\n", strings.Join(in.Sources, " "))
+	if in.GoRoot != "" {
+		// Only then, so that keys of images without Go stay as they were.
+		fmt.Fprintf(&b, "go: %s from %s\n", in.GoVersion, in.GoRoot)
+	}
+	if in.HostCA {
+		fmt.Fprintf(&b, "host CA bundle: %s\n", in.HostCADigest)
+	}
 	return b.String()
 }
 
@@ -186,6 +205,12 @@ func (in *inputs) mmdebstrapArgs(out string) []string {
 	if len(in.Include) > 0 {
 		args = append(args, "--include="+strings.Join(in.Include, ","))
 	}
+	if in.GoRoot != "" {
+		args = append(args, `--customize-hook=mkdir -p "$1/usr/local" && cp -a `+in.GoRoot+` "$1/usr/local/go"`)
+	}
+	if in.HostCA {
+		args = append(args, `--customize-hook=mkdir -p "$1/etc/ssl/certs" && cp `+hostCABundle+` "$1/etc/ssl/certs/ca-certificates.crt"`)
+	}
 	args = append(args, in.Suite, out)
 	return append(args, in.Sources...)
 }
@@ -200,4 +225,46 @@ func splitList(s string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// goImageEnv is the environment of the official golang image, which an
+// image with GoRoot stands in for.
+var goImageEnv = []string{"PATH=/go/bin:/usr/local/go/bin:" + ocilayout.DefaultPath, "GOPATH=/go", "GOTOOLCHAIN=local"}
+
+// env is the image config's environment.
+func (in *inputs) env() []string {
+	if in.GoRoot != "" {
+		return goImageEnv
+	}
+	return nil
+}
+
+// hostCABundle is where Debian keeps the CAs the host trusts.
+const hostCABundle = "/etc/ssl/certs/ca-certificates.crt"
+
+// gatherHostCA digests the bundle the image will get.
+func (in *inputs) gatherHostCA() error {
+	if !in.HostCA {
+		return nil
+	}
+	data, err := os.ReadFile(hostCABundle)
+	if err != nil {
+		return fmt.Errorf("-host-ca: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	in.HostCADigest = hex.EncodeToString(sum[:])
+	return nil
+}
+
+// gatherGo reads the toolchain's version, which names it in the key.
+func (in *inputs) gatherGo() error {
+	if in.GoRoot == "" {
+		return nil
+	}
+	data, err := os.ReadFile(filepath.Join(in.GoRoot, "VERSION"))
+	if err != nil {
+		return fmt.Errorf("-goroot %s is not a Go toolchain: %w", in.GoRoot, err)
+	}
+	in.GoVersion, _, _ = strings.Cut(string(data), "\n")
+	return nil
 }

@@ -2,7 +2,7 @@
 // runs mmdebstrap and turns the resulting tar into an OCI image layout that
 // BuildKit takes as a named context.
 //
-//	go run ./e2e/cmd/mkbase -cache /var/cache/strata-e2e [-suite bookworm] [-variant minbase] [-include pkg,pkg]
+//	go run ./e2e/cmd/mkbase -cache /var/cache/strata-e2e [-suite bookworm] [-variant minbase] [-include pkg,pkg] [-goroot DIR] [-host-ca]
 //
 // The layout lands in CACHE/<key>/oci, where key is a short hash of every
 // input that changes the result, so a second run with the same inputs does
@@ -41,6 +41,8 @@ func main() {
 	flag.StringVar(&in.Suite, "suite", "bookworm", "Debian suite passed to mmdebstrap")
 	flag.StringVar(&in.Variant, "variant", "minbase", "mmdebstrap --variant")
 	include := flag.String("include", "", "comma-separated extra packages (mmdebstrap --include)")
+	flag.StringVar(&in.GoRoot, "goroot", "", "copy this Go toolchain to /usr/local/go: a stand-in for the golang image")
+	flag.BoolVar(&in.HostCA, "host-ca", false, "copy the host's CA bundle into the image (for TLS through the host's proxy)")
 	flag.Parse()
 	if *cache == "" || flag.NArg() != 0 {
 		flag.Usage()
@@ -65,6 +67,12 @@ func run(ctx context.Context, cacheDir string, in inputs) (string, error) {
 		return "", err
 	}
 	if err := in.gatherHost(ctx, hostSourcePaths()); err != nil {
+		return "", err
+	}
+	if err := in.gatherGo(); err != nil {
+		return "", err
+	}
+	if err := in.gatherHostCA(); err != nil {
 		return "", err
 	}
 	if len(in.Sources) == 0 {
@@ -136,7 +144,7 @@ func build(ctx context.Context, keyDir, layoutDir string, in inputs) error {
 
 	t1 := time.Now()
 	tmpLayout := filepath.Join(work, "oci")
-	if _, err := ocilayout.FromTar(ctx, tarPath, tmpLayout, in.refName()); err != nil {
+	if _, err := ocilayout.FromTar(ctx, tarPath, tmpLayout, in.refName(), in.env()...); err != nil {
 		return fmt.Errorf("convert to OCI layout: %w", err)
 	}
 	log.Printf("OCI layout written in %s", time.Since(t1).Round(time.Second))

@@ -1,0 +1,79 @@
+# docker buildx bake: the strata frontend image, and node images built with it
+# in the same run.
+#
+#   docker buildx bake frontend   # the frontend image for linux/amd64 and linux/arm64
+#   docker buildx bake            # every node image of the matrix below
+#   docker buildx bake --print    # what that would build
+#
+# The node targets take the frontend from the frontend-local target through a
+# named context, so bake builds the frontend first and the nodes with it,
+# without pushing it anywhere. To build with a published frontend instead,
+# set BUILDKIT_SYNTAX to its reference: --set 'node-*.args.BUILDKIT_SYNTAX=REF'.
+
+variable "VERSION" {
+  default = "dev"
+}
+
+# Where `bake frontend` tags the image; push with --push.
+variable "FRONTEND_IMAGE" {
+  default = "strata:${VERSION}"
+}
+
+# The node matrix: distro x Kubernetes version x output. Override a list
+# from the environment as comma-separated values, e.g.
+# KUBERNETES_VERSIONS=v1.36.3,v1.35.8 docker buildx bake.
+variable "DISTROS" {
+  type    = list(string)
+  default = ["debian"]
+}
+
+variable "KUBERNETES_VERSIONS" {
+  type    = list(string)
+  default = ["v1.36.3"]
+}
+
+# Strata targets to export for each node (disk; provider outputs as they land).
+variable "OUTPUTS" {
+  type    = list(string)
+  default = ["disk"]
+}
+
+# The spec each node is built from; its pins apply except where the matrix
+# overrides them with build args.
+variable "SPEC" {
+  default = "examples/kubernetes-node.yaml"
+}
+
+group "default" {
+  targets = ["node"]
+}
+
+target "frontend" {
+  dockerfile = "Dockerfile"
+  target     = "frontend"
+  platforms  = ["linux/amd64", "linux/arm64"]
+  args       = { VERSION = VERSION }
+  tags       = [FRONTEND_IMAGE]
+}
+
+# The frontend for this machine only, as the node targets' named context.
+target "frontend-local" {
+  inherits  = ["frontend"]
+  platforms = []
+  tags      = []
+}
+
+target "node" {
+  name       = "node-${distro}-${replace(k8s, ".", "-")}-${output}"
+  matrix     = { distro = DISTROS, k8s = KUBERNETES_VERSIONS, output = OUTPUTS }
+  context    = "."
+  dockerfile = SPEC
+  contexts   = { strata = "target:frontend-local" }
+  target     = output
+  args = {
+    BUILDKIT_SYNTAX    = "strata"
+    OS_DISTRO          = distro
+    KUBERNETES_VERSION = k8s
+  }
+  output = ["type=local,dest=out/${distro}/${k8s}/${output}"]
+}
