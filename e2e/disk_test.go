@@ -78,11 +78,7 @@ func TestExampleDiskLayout(t *testing.T) {
 		"cat /etc/issue.d/strata.issue":                                         "strata example image",
 		"cat /etc/systemd/network/80-strata-dhcp.network":                       "DHCP=yes",
 	}
-	for req, want := range checks {
-		if got := debugfs(t, rootImg, req); !strings.Contains(got, want) {
-			t.Errorf("debugfs %q: want %q in\n%s", req, want, got)
-		}
-	}
+	checkDebugfs(t, rootImg, checks)
 	// Sysprep: the machine-id is empty and no SSH host key or apt list is left.
 	if got := debugfs(t, rootImg, "stat /etc/machine-id"); !strings.Contains(got, "Size: 0") {
 		t.Errorf("/etc/machine-id is not empty:\n%s", got)
@@ -144,6 +140,17 @@ func extract(t *testing.T, disk string, start, sectors int64) string {
 		t.Fatalf("dd: %v\n%s", err, out)
 	}
 	return f.Name()
+}
+
+// checkDebugfs runs each debugfs request on the ext4 image and wants its
+// text in the answer.
+func checkDebugfs(t *testing.T, img string, checks map[string]string) {
+	t.Helper()
+	for req, want := range checks {
+		if got := debugfs(t, img, req); !strings.Contains(got, want) {
+			t.Errorf("debugfs %q: want %q in\n%s", req, want, got)
+		}
+	}
 }
 
 func debugfs(t *testing.T, img, request string) string {

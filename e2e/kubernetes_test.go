@@ -77,7 +77,11 @@ func versionArgs(r *release, source string) []string {
 const k8sSpec = "e2e/testdata/k8s-node.yaml"
 
 // k8sDisk builds the Kubernetes node disk once.
-var k8sDisk = sync.OnceValues(func() (string, error) {
+var k8sDisk = sync.OnceValues(func() (string, error) { return buildK8sDisk("k8s-node") })
+
+// buildK8sDisk builds the Kubernetes node spec against the fixture mirror
+// into the work directory's name/disk.raw.
+func buildK8sDisk(name string, extra ...string) (string, error) {
 	r, err := k8sRelease()
 	if err != nil {
 		return "", err
@@ -86,13 +90,13 @@ var k8sDisk = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(env.workDir, "k8s-node")
-	log, err := strataBuild(k8sSpec, "disk", out, versionArgs(r, srv.URL())...)
+	out := filepath.Join(env.workDir, name)
+	log, err := strataBuild(k8sSpec, "disk", out, append(versionArgs(r, srv.URL()), extra...)...)
 	if err != nil {
 		return "", fmt.Errorf("strata build: %w\n%s", err, tail(log, 120))
 	}
 	return filepath.Join(out, "disk.raw"), nil
-})
+}
 
 func TestKubernetesNodeLayout(t *testing.T) {
 	r, _ := requireRelease(t)
@@ -116,11 +120,7 @@ func TestKubernetesNodeLayout(t *testing.T) {
 		"cat /etc/strata-release":                                             "KUBERNETES_VERSION=" + r.Kubernetes,
 		"cat /etc/default/kubelet":                                            "KUBELET_EXTRA_ARGS=",
 	}
-	for req, want := range checks {
-		if got := debugfs(t, root, req); !strings.Contains(got, want) {
-			t.Errorf("debugfs %q: want %q in\n%s", req, want, got)
-		}
-	}
+	checkDebugfs(t, root, checks)
 	if got := debugfs(t, root, "stat /usr/bin/kubelet"); !strings.Contains(got, "User:     0   Group:     0") {
 		t.Errorf("kubelet is not owned by root:\n%s", got)
 	}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -109,21 +108,8 @@ var sysextDisks = map[string]func() (string, error){
 }
 
 func buildSysextDisk(format string) (string, error) {
-	r, err := k8sRelease()
-	if err != nil {
-		return "", err
-	}
-	srv, err := k8sMirror()
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(env.workDir, "k8s-sysext-node-"+format)
-	log, err := strataBuild(k8sSpec, "disk", out, append(versionArgs(r, srv.URL()),
-		"--build-arg", "KUBERNETES_INSTALL=sysext", "--build-arg", "KUBERNETES_SYSEXT_FORMAT="+format)...)
-	if err != nil {
-		return "", fmt.Errorf("strata build: %w\n%s", err, tail(log, 120))
-	}
-	return filepath.Join(out, "disk.raw"), nil
+	return buildK8sDisk("k8s-sysext-node-"+format,
+		"--build-arg", "KUBERNETES_INSTALL=sysext", "--build-arg", "KUBERNETES_SYSEXT_FORMAT="+format)
 }
 
 // TestKubernetesSysextNodeLayout: the payload is only in the image, the
@@ -150,11 +136,7 @@ func TestKubernetesSysextNodeLayout(t *testing.T) {
 		"stat /usr/local/bin/containerd":                                             "File not found",
 		"stat /usr/lib/systemd/system/kubelet.service":                               "File not found",
 	}
-	for req, want := range checks {
-		if got := debugfs(t, root, req); !strings.Contains(got, want) {
-			t.Errorf("debugfs %q: want %q in\n%s", req, want, got)
-		}
-	}
+	checkDebugfs(t, root, checks)
 	// The image on the disk is the one the target builds: same bytes, same
 	// checks.
 	dumped := filepath.Join(t.TempDir(), sysextFile(r.Kubernetes))
