@@ -30,6 +30,8 @@ Inside BuildKit this runs with the merged rootfs mounted read-only; outside
 it, --rootfs may also be a tar file (extracting foreign owners and device
 nodes needs root). Identifiers derive from --seed and timestamps from
 SOURCE_DATE_EPOCH, so equal inputs give byte-identical images.`,
+		Example: `  strata assemble --rootfs ./rootfs -o disk.raw --size 4GiB --seed "$(sha256sum node.yaml)"
+  SOURCE_DATE_EPOCH=1700000000 strata assemble --rootfs rootfs.tar.gz -o disk.raw`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			size, err := parseDiskSize(o.size)

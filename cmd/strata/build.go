@@ -43,7 +43,9 @@ func newBuildCmd() *cobra.Command {
 			"and exports the target's files into the -o directory.",
 		Example: `  strata build examples/debian.yaml --target disk -o out/ \
       --build-context os-base=oci-layout:///var/cache/base/oci@sha256:... \
-      --build-context strata-tools=oci-layout:///var/cache/base/oci@sha256:...`,
+      --build-context strata-tools=oci-layout:///var/cache/base/oci@sha256:...
+  strata build examples/kubernetes-node.yaml --target kubernetes-sysext -o out/ \
+      --build-arg KUBERNETES_VERSION=v1.36.3 --cache-to type=registry,ref=registry.example/cache,mode=max`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runBuild(cmd.Context(), args[0], o)

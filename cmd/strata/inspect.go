@@ -23,7 +23,8 @@ systemd-boot's loader entries (kernel, initrd, command line).
 Inconsistencies, such as an entry naming a missing kernel or a root=PARTUUID
 that matches no partition, are listed and make the command fail, so it can
 gate a pipeline.`,
-		Args: cobra.ExactArgs(1),
+		Example: `  strata inspect out/disk.raw`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := disk.Inspect(args[0])
 			if err != nil {

@@ -24,6 +24,8 @@ on the node the image must be installed as NAME.raw, or as a symlink so
 named. The filesystem comes from mksquashfs or mkfs.erofs with every file
 owned by root; --seed fixes the erofs UUID and SOURCE_DATE_EPOCH every
 timestamp, so equal inputs give byte-identical images.`,
+		Example: `  strata sysext --tree ./ext --name kubernetes -o kubernetes-v1.36.3-x86-64.raw
+  strata sysext --tree ./ext --name kubernetes --format erofs -o out/kubernetes-v1.36.3-x86-64.raw`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			epoch, err := sourceDateEpoch()
