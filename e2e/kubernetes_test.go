@@ -182,6 +182,89 @@ func TestKubernetesTamperedArtifactFails(t *testing.T) {
 	}
 }
 
+// TestKubernetesMalformedChecksumFails: the mirror answers a checksum file
+// with something that is not one, as a mirror serving its error page with
+// status 200 does. The build must fail before anything is fetched or built,
+// name the spec line and field, the artifact, the checksum URL and the
+// file's offending line, say what to do, and export nothing.
+func TestKubernetesMalformedChecksumFails(t *testing.T) {
+	r, _ := requireRelease(t)
+	rel := releaseserver.Release{Kubernetes: r.Kubernetes, Runc: r.Runc}
+	tests := []struct {
+		name, path, field, artifact string
+		body                        string
+		want                        []string
+	}{
+		{
+			name: "html page for kubelet", path: rel.KubeBinary("kubelet") + ".sha256",
+			field: "kubernetes.version", artifact: "kubelet " + r.Kubernetes,
+			body: "<!DOCTYPE html>\n<html><body>Service Unavailable</body></html>\n",
+			want: []string{`line 1 is in an unexpected format`, `got "<!DOCTYPE html>"`, "kubernetes.artifacts.kubelet.sha256"},
+		},
+		{
+			// runc's file lists every architecture; the amd64 line is
+			// fine, a later one is not, and the file is refused whole.
+			name: "sha512 line in runc's list", path: rel.RuncChecksums(),
+			field: "kubernetes.runc", artifact: "runc " + r.Runc,
+			body: fmt.Sprintf("%064x  runc.amd64\n%0128x  runc.arm64\n", 1, 2),
+			want: []string{`line 2 is in an unexpected format`, "kubernetes.artifacts.runc.sha256"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := releaseserver.Start(r.Dir, releaseserver.Options{Tamper: map[string][]byte{tt.path: []byte(tt.body)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			out := filepath.Join(t.TempDir(), "out")
+			log, err := strataBuild(k8sSpec, "disk", out, versionArgs(r, srv.URL())...)
+			if err == nil {
+				t.Fatalf("a build with a malformed checksum file succeeded:\n%s", tail(log, 60))
+			}
+			// file:line:column and the field, then the YAML line itself.
+			line := specLine(t, k8sSpec, "  "+strings.TrimPrefix(tt.field, "kubernetes.")+":")
+			want := append([]string{
+				fmt.Sprintf("%s:%d:3: %s: checksum file %s%s of %s: ", filepath.Base(k8sSpec), line, tt.field, srv.URL(), tt.path, tt.artifact),
+				">>>   " + strings.TrimPrefix(tt.field, "kubernetes.") + ": ",
+				"check that kubernetes.source serves upstream's checksum files unchanged",
+			}, tt.want...)
+			for _, w := range want {
+				if !strings.Contains(log, w) {
+					t.Errorf("output lacks %q:\n%s", w, tail(log, 60))
+				}
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("a failed build exported %s", out)
+			}
+			// Nothing but checksum files was fetched: the build stopped
+			// before its graph was solved.
+			for _, p := range srv.Requests() {
+				if !strings.HasSuffix(p, ".sha256") && !strings.HasSuffix(p, ".sha256sum") {
+					t.Errorf("a build with a malformed checksum fetched %s", p)
+				}
+			}
+		})
+	}
+}
+
+// specLine is the 1-based number of the first line of the spec at rel
+// (from the repository root) that starts with prefix.
+func specLine(t *testing.T, rel, prefix string) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.repo, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no line starting with %q", rel, prefix)
+	return 0
+}
+
 // TestKubernetesUnreachableSource: a source nobody listens on fails with the
 // field, the artifact and the URL.
 func TestKubernetesUnreachableSource(t *testing.T) {

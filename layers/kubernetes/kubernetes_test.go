@@ -27,11 +27,18 @@ func TestParseChecksum(t *testing.T) {
 			file: "containerd-1.7.22-linux-amd64.tar.gz", want: "sha256:" + hexA},
 		{name: "several lines (runc)", data: hexA + "  runc.arm64\n" + hexB + " *runc.amd64\n", file: "runc.amd64", want: "sha256:" + hexB},
 		{name: "line with a directory", data: hexB + "  bin/runc.amd64\n", file: "runc.amd64", want: "sha256:" + hexB},
-		{name: "no line for the file", data: hexA + "  runc.arm64\n", file: "runc.amd64", err: "no line for runc.amd64 among 1 entries"},
+		{name: "no line for the file", data: hexA + "  runc.arm64\n", file: "runc.amd64", err: "no line for runc.amd64 among its 1 lines"},
 		{name: "html error page", data: "<html><body>Not Found</body></html>", file: "kubelet",
-			err: `unexpected format: want a sha256 hex digest, or sha256sum lines "<digest>  <file>"; got "<html><body>Not Found</body></html>"`},
-		{name: "short digest", data: "abc123", file: "kubelet", err: "unexpected format"},
-		{name: "md5 line", data: "d41d8cd98f00b204e9800998ecf8427e  kubelet", file: "kubelet", err: "unexpected format"},
+			err: `line 1 is in an unexpected format: want a sha256 hex digest, or sha256sum lines "<digest>  <file>"; got "<html><body>Not Found</body></html>"`},
+		{name: "short digest", data: "abc123", file: "kubelet", err: `line 1 is in an unexpected format`},
+		{name: "md5 line", data: "d41d8cd98f00b204e9800998ecf8427e  kubelet", file: "kubelet", err: "line 1 is in an unexpected format"},
+		{name: "empty", data: " \n\n", file: "kubelet", err: "the file is empty"},
+		// The line for the file is fine, but the file is not what upstream
+		// publishes: refuse it rather than trust one line of it.
+		{name: "bad line after the good one", data: hexA + "  runc.amd64\n" + "sha512:abc  runc.arm64\n", file: "runc.amd64",
+			err: `line 2 is in an unexpected format: want a sha256 hex digest, or sha256sum lines "<digest>  <file>"; got "sha512:abc  runc.arm64"`},
+		{name: "line numbers count leading blank lines", data: "\n\n" + hexA + "  a\n<p>\n", file: "a", err: `line 4 is in an unexpected format`},
+		{name: "long lines are clipped", data: strings.Repeat("x", 200), file: "kubelet", err: `got "` + strings.Repeat("x", 80) + `..."`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
