@@ -16,14 +16,18 @@ import (
 // release is the local Kubernetes release fixture (e2e/cmd/mkartifacts):
 // real containerd, runc and CNI plugins repacked from Debian packages, and
 // kubelet, kubeadm, kubectl and crictl built from the Go module proxy, in
-// the upstream layout with upstream-format checksum files.
+// the upstream layout with upstream-format checksum files. It serves
+// kubelet, kubeadm and kubectl for two Kubernetes releases: Kubernetes, the
+// one the node is built at, and PreviousKubernetes, one patch release
+// behind, which a version bump starts from.
 type release struct {
-	Dir        string `json:"dir"`
-	Kubernetes string `json:"kubernetes"`
-	Containerd string `json:"containerd"`
-	Runc       string `json:"runc"`
-	Crictl     string `json:"crictl"`
-	CNI        string `json:"cni"`
+	Dir                string `json:"dir"`
+	Kubernetes         string `json:"kubernetes"`
+	PreviousKubernetes string `json:"previousKubernetes"`
+	Containerd         string `json:"containerd"`
+	Runc               string `json:"runc"`
+	Crictl             string `json:"crictl"`
+	CNI                string `json:"cni"`
 }
 
 var k8sRelease = sync.OnceValues(func() (*release, error) {
@@ -34,6 +38,9 @@ var k8sRelease = sync.OnceValues(func() (*release, error) {
 	var r release
 	if err := json.Unmarshal([]byte(lastLine(out)), &r); err != nil {
 		return nil, fmt.Errorf("mkartifacts output %q: %w", lastLine(out), err)
+	}
+	if r.PreviousKubernetes == "" {
+		return nil, fmt.Errorf("mkartifacts output %q names no previous Kubernetes release", lastLine(out))
 	}
 	return &r, nil
 })
