@@ -265,3 +265,46 @@ func TestPayloadHoldsOnlyUsrAndOpt(t *testing.T) {
 	check("payload", layer.Payload, true)
 	check("config", layer.Config, false)
 }
+
+// TestVersionBumpReinstallsOnlyItsArtifacts: each download has an install
+// step of its own, so bumping kubernetes.version changes the steps that
+// install kubelet, kubeadm and kubectl and leaves the others' (the
+// tarballs' unpacking among them) as they were, for BuildKit to take from
+// its cache.
+func TestVersionBumpReinstallsOnlyItsArtifacts(t *testing.T) {
+	installs := func(version string) map[string]digest.Digest {
+		k := testKubernetes()
+		k.Version = version
+		digests := map[string]digest.Digest{}
+		for _, a := range Artifacts(k) {
+			digests[a.Name] = digest.FromString(a.Name + " " + a.Version)
+		}
+		layer, err := Build(Input{Kubernetes: k, Digests: digests, KubeletEnvFile: "/etc/default/kubelet"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := layer.Payload.Marshal(context.Background(), llb.LinuxAmd64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]digest.Digest{}
+		for _, dt := range def.Def {
+			name := def.Metadata[digest.FromBytes(dt)].Description["llb.customname"]
+			if rest, ok := strings.CutPrefix(name, "[kubernetes 1/3] install "); ok {
+				artifact, _, _ := strings.Cut(rest, " ")
+				out[artifact] = digest.FromBytes(dt)
+			}
+		}
+		return out
+	}
+	before, after := installs("v1.31.2"), installs("v1.31.3")
+	if len(before) != len(catalog) {
+		t.Fatalf("%d install steps, want one per artifact: %v", len(before), before)
+	}
+	for name, d := range before {
+		changed := after[name] != d
+		if want := name == "kubelet" || name == "kubeadm" || name == "kubectl"; changed != want {
+			t.Errorf("install %s: changed by the version bump = %v, want %v", name, changed, want)
+		}
+	}
+}
