@@ -5,7 +5,14 @@
 # and their ratio, for the rootfs target (the layers alone) and for the disk
 # target (plus assembly and the export of disk.raw).
 #
-#   bench/rebuild.sh
+# The rebuild is a real kubernetes.version bump: the cold build is at the
+# release fixture's previous Kubernetes release, the rebuild at its current
+# one, with nothing else changed.
+#
+#   bench/rebuild.sh                # the figures
+#   bench/rebuild.sh DIR            # also keeps each build's BuildKit progress
+#                                   # (rawjson) in DIR and prints where the
+#                                   # rebuild's time went (bench/cmd/vertextimes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +23,11 @@ release=$(go run ./e2e/cmd/mkartifacts -cache "$cache/artifacts")
 field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" <<<"$release"; }
 CGO_ENABLED=0 go build -o bin/strata ./cmd/strata
 go build -o bin/serve-release ./e2e/cmd/serve-release
+keep=${1:-}
+if [[ -n $keep ]]; then
+	mkdir -p "$keep"
+	go build -o bin/vertextimes ./bench/cmd/vertextimes
+fi
 
 out=$(mktemp -d /var/tmp/strata-bench-out.XXXXXX)
 state=
@@ -38,26 +50,36 @@ cleanup() {
 trap cleanup EXIT
 for _ in $(seq 1 50); do [[ -s $out/url ]] && break; sleep 0.1; done
 
-args=(--progress quiet --build-context os-base="$base" --build-context strata-tools="$base"
-	--build-arg KUBERNETES_SOURCE="$(cat "$out/url")"
-	--build-arg KUBERNETES_VERSION="$(field kubernetes)" --build-arg KUBERNETES_CONTAINERD="$(field containerd)"
+args=(--build-context os-base="$base" --build-context strata-tools="$base"
+	--build-arg KUBERNETES_SOURCE="$(cat "$out/url")" --build-arg KUBERNETES_CONTAINERD="$(field containerd)"
 	--build-arg KUBERNETES_RUNC="$(field runc)" --build-arg KUBERNETES_CRICTL="$(field crictl)"
 	--build-arg KUBERNETES_CNI="$(field cni)")
+previous=$(field previousKubernetes)
+current=$(field kubernetes)
+[[ -n $previous ]] || { echo "the release fixture serves no previous Kubernetes release" >&2; exit 1; }
 
-timed() { local s; s=$(date +%s.%N); "$@"; echo "$(date +%s.%N) - $s" | bc; }
+timed() { local s; s=$(date +%s.%N); "$@" || return 1; echo "$(date +%s.%N) - $s" | bc; }
+
+# build NAME TARGET VERSION: one build, its progress kept when asked for.
+build() {
+	local progress=(--progress quiet)
+	[[ -z $keep ]] || progress=(--progress rawjson)
+	rm -rf "${out:?}/$2"
+	bin/strata build examples/kubernetes-node.yaml --target "$2" -o "$out/$2" "${args[@]}" \
+		--build-arg KUBERNETES_VERSION="$3" "${progress[@]}" 2>"$out/$1.json" ||
+		{ tail -40 "$out/$1.json" >&2; return 1; }
+	[[ -z $keep ]] || cp "$out/$1.json" "$keep/"
+}
 
 for target in rootfs disk; do
 	# A fresh, empty buildkitd per target, so "cold" means cold.
 	stop_buildkitd
 	state=$(mktemp -d /var/tmp/strata-bench-bk.XXXXXX)
 	eval "$(STRATA_BUILDKIT_STATE=$state e2e/buildkitd.sh start)"
-	rm -rf "$out/$target"
-	cold=$(timed bin/strata build examples/kubernetes-node.yaml --target "$target" -o "$out/$target" "${args[@]}" \
-		--build-arg KUBERNETES_SANDBOX_IMAGE=registry.k8s.io/pause:cold-$target)
-	rm -rf "$out/$target"
-	# A Kubernetes-only change: the OS layer must come from cache.
-	rebuild=$(timed bin/strata build examples/kubernetes-node.yaml --target "$target" -o "$out/$target" "${args[@]}" \
-		--build-arg KUBERNETES_SANDBOX_IMAGE=registry.k8s.io/pause:rebuild-$target)
-	printf '%-6s cold %6.1fs   kubernetes-only rebuild %5.1fs   ratio %4.1f%%\n' \
-		"$target" "$cold" "$rebuild" "$(echo "100 * $rebuild / $cold" | bc -l)"
+	cold=$(timed build "$target-cold" "$target" "$previous")
+	# Only kubernetes.version changes: the OS layer must come from cache.
+	rebuild=$(timed build "$target-rebuild" "$target" "$current")
+	printf '%-6s cold %6.1fs   kubernetes.version %s -> %s rebuild %5.1fs   ratio %4.1f%%\n' \
+		"$target" "$cold" "$previous" "$current" "$rebuild" "$(echo "100 * $rebuild / $cold" | bc -l)"
+	[[ -z $keep ]] || bin/vertextimes "$keep/$target-rebuild.json" | head -15
 done

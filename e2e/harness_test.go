@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -144,14 +146,19 @@ const toolsPackages = "squashfs-tools,erofs-utils"
 // strataBuild runs `strata build` with the harness's buildkitd, base and
 // tools image.
 func strataBuild(specPath, target, out string, extra ...string) (string, error) {
-	return strataBuildWith(specPath, target, out, true, extra...)
+	return strataBuildAt(env.buildkit, specPath, target, out, true, extra...)
 }
 
 // strataBuildWith can leave out the os-base context, for specs that name
 // their base image themselves.
 func strataBuildWith(specPath, target, out string, withBase bool, extra ...string) (string, error) {
+	return strataBuildAt(env.buildkit, specPath, target, out, withBase, extra...)
+}
+
+// strataBuildAt builds with the buildkitd at addr.
+func strataBuildAt(addr, specPath, target, out string, withBase bool, extra ...string) (string, error) {
 	args := []string{"build", specPath, "--target", target, "--progress", "plain",
-		"--addr", env.buildkit,
+		"--addr", addr,
 		"--build-context", "strata-tools=" + env.tools,
 	}
 	if withBase {
@@ -171,4 +178,53 @@ func strataBuildWith(specPath, target, out string, withBase bool, extra ...strin
 	err := cmd.Run()
 	fmt.Fprintf(&combined, "\n[e2e] strata build %s --target %s took %s\n", specPath, target, time.Since(start).Round(time.Second))
 	return combined.String(), err
+}
+
+// freshBuildkitd starts a buildkitd of the test's own on an empty state
+// directory and returns its address. In its solve status "cached" then
+// means cached by the test's own builds, never by whatever the shared
+// daemon kept from earlier runs, so a test can require a step to run. It
+// is stopped and its state removed when the test ends.
+func freshBuildkitd(t *testing.T) string {
+	t.Helper()
+	// Not under /tmp: snapshots need a filesystem overlayfs can stack on.
+	state, err := os.MkdirTemp("/var/tmp", "strata-e2e-bk-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateEnv := []string{"STRATA_BUILDKIT_STATE=" + state}
+	t.Cleanup(func() {
+		stopBuildkitd(t, state, stateEnv)
+	})
+	out, err := runEnv(10*time.Minute, env.repo, stateEnv, "e2e/buildkitd.sh", "start")
+	if err != nil {
+		t.Fatalf("starting a buildkitd of the test's own: %v", err)
+	}
+	return strings.TrimPrefix(lastLine(out), "export BUILDKIT_HOST=")
+}
+
+// stopBuildkitd stops the buildkitd freshBuildkitd started, waits for it to
+// exit so its mounts are gone, and removes its state.
+func stopBuildkitd(t *testing.T, state string, stateEnv []string) {
+	pid := 0
+	if b, err := os.ReadFile(filepath.Join(state, "buildkitd.pid")); err == nil {
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if _, err := runEnv(time.Minute, env.repo, stateEnv, "e2e/buildkitd.sh", "stop"); err != nil {
+		t.Errorf("stopping the test's buildkitd: %v", err)
+	}
+	for deadline := time.Now().Add(time.Minute); pid > 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if syscall.Kill(pid, 0) != nil {
+			pid = 0
+		}
+	}
+	if pid > 0 {
+		t.Errorf("the test's buildkitd (pid %d) did not exit; its state %s is left", pid, state)
+		return
+	}
+	// A daemon killed mid-exec can leave a snapshot mounted.
+	exec.Command("umount", "-R", filepath.Join(state, "root")).Run()
+	if err := os.RemoveAll(state); err != nil {
+		t.Errorf("removing the test's buildkitd state: %v", err)
+	}
 }

@@ -16,14 +16,18 @@ import (
 // release is the local Kubernetes release fixture (e2e/cmd/mkartifacts):
 // real containerd, runc and CNI plugins repacked from Debian packages, and
 // kubelet, kubeadm, kubectl and crictl built from the Go module proxy, in
-// the upstream layout with upstream-format checksum files.
+// the upstream layout with upstream-format checksum files. It serves
+// kubelet, kubeadm and kubectl for two Kubernetes releases: Kubernetes, the
+// one the node is built at, and PreviousKubernetes, one patch release
+// behind, which a version bump starts from.
 type release struct {
-	Dir        string `json:"dir"`
-	Kubernetes string `json:"kubernetes"`
-	Containerd string `json:"containerd"`
-	Runc       string `json:"runc"`
-	Crictl     string `json:"crictl"`
-	CNI        string `json:"cni"`
+	Dir                string `json:"dir"`
+	Kubernetes         string `json:"kubernetes"`
+	PreviousKubernetes string `json:"previousKubernetes"`
+	Containerd         string `json:"containerd"`
+	Runc               string `json:"runc"`
+	Crictl             string `json:"crictl"`
+	CNI                string `json:"cni"`
 }
 
 var k8sRelease = sync.OnceValues(func() (*release, error) {
@@ -34,6 +38,9 @@ var k8sRelease = sync.OnceValues(func() (*release, error) {
 	var r release
 	if err := json.Unmarshal([]byte(lastLine(out)), &r); err != nil {
 		return nil, fmt.Errorf("mkartifacts output %q: %w", lastLine(out), err)
+	}
+	if r.PreviousKubernetes == "" {
+		return nil, fmt.Errorf("mkartifacts output %q names no previous Kubernetes release", lastLine(out))
 	}
 	return &r, nil
 })
@@ -59,6 +66,14 @@ func requireRelease(t *testing.T) (*release, *releaseserver.Server) {
 		t.Fatal(err)
 	}
 	return r, srv
+}
+
+// previous is the fixture at its previous Kubernetes release: the same
+// containerd, runc, crictl and CNI.
+func (r *release) previous() *release {
+	p := *r
+	p.Kubernetes, p.PreviousKubernetes = r.PreviousKubernetes, ""
+	return &p
 }
 
 // versionArgs points the spec at the fixture: its versions, and its server
@@ -182,6 +197,89 @@ func TestKubernetesTamperedArtifactFails(t *testing.T) {
 	}
 }
 
+// TestKubernetesMalformedChecksumFails: the mirror answers a checksum file
+// with something that is not one, as a mirror serving its error page with
+// status 200 does. The build must fail before anything is fetched or built,
+// name the spec line and field, the artifact, the checksum URL and the
+// file's offending line, say what to do, and export nothing.
+func TestKubernetesMalformedChecksumFails(t *testing.T) {
+	r, _ := requireRelease(t)
+	rel := releaseserver.Release{Kubernetes: r.Kubernetes, Runc: r.Runc}
+	tests := []struct {
+		name, path, field, artifact string
+		body                        string
+		want                        []string
+	}{
+		{
+			name: "html page for kubelet", path: rel.KubeBinary("kubelet") + ".sha256",
+			field: "kubernetes.version", artifact: "kubelet " + r.Kubernetes,
+			body: "<!DOCTYPE html>\n<html><body>Service Unavailable</body></html>\n",
+			want: []string{`line 1 is in an unexpected format`, `got "<!DOCTYPE html>"`, "kubernetes.artifacts.kubelet.sha256"},
+		},
+		{
+			// runc's file lists every architecture; the amd64 line is
+			// fine, a later one is not, and the file is refused whole.
+			name: "sha512 line in runc's list", path: rel.RuncChecksums(),
+			field: "kubernetes.runc", artifact: "runc " + r.Runc,
+			body: fmt.Sprintf("%064x  runc.amd64\n%0128x  runc.arm64\n", 1, 2),
+			want: []string{`line 2 is in an unexpected format`, "kubernetes.artifacts.runc.sha256"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, err := releaseserver.Start(r.Dir, releaseserver.Options{Tamper: map[string][]byte{tt.path: []byte(tt.body)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			out := filepath.Join(t.TempDir(), "out")
+			log, err := strataBuild(k8sSpec, "disk", out, versionArgs(r, srv.URL())...)
+			if err == nil {
+				t.Fatalf("a build with a malformed checksum file succeeded:\n%s", tail(log, 60))
+			}
+			// file:line:column and the field, then the YAML line itself.
+			line := specLine(t, k8sSpec, "  "+strings.TrimPrefix(tt.field, "kubernetes.")+":")
+			want := append([]string{
+				fmt.Sprintf("%s:%d:3: %s: checksum file %s%s of %s: ", filepath.Base(k8sSpec), line, tt.field, srv.URL(), tt.path, tt.artifact),
+				">>>   " + strings.TrimPrefix(tt.field, "kubernetes.") + ": ",
+				"check that kubernetes.source serves upstream's checksum files unchanged",
+			}, tt.want...)
+			for _, w := range want {
+				if !strings.Contains(log, w) {
+					t.Errorf("output lacks %q:\n%s", w, tail(log, 60))
+				}
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Errorf("a failed build exported %s", out)
+			}
+			// Nothing but checksum files was fetched: the build stopped
+			// before its graph was solved.
+			for _, p := range srv.Requests() {
+				if !strings.HasSuffix(p, ".sha256") && !strings.HasSuffix(p, ".sha256sum") {
+					t.Errorf("a build with a malformed checksum fetched %s", p)
+				}
+			}
+		})
+	}
+}
+
+// specLine is the 1-based number of the first line of the spec at rel
+// (from the repository root) that starts with prefix.
+func specLine(t *testing.T, rel, prefix string) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.repo, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, prefix) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no line starting with %q", rel, prefix)
+	return 0
+}
+
 // TestKubernetesUnreachableSource: a source nobody listens on fails with the
 // field, the artifact and the URL.
 func TestKubernetesUnreachableSource(t *testing.T) {
@@ -195,88 +293,4 @@ func TestKubernetesUnreachableSource(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, tail(log, 60))
 		}
 	}
-}
-
-// TestKubernetesCacheIndependence proves from BuildKit's own solve status
-// that an OS change re-runs no Kubernetes step and re-downloads no artifact,
-// and that a Kubernetes-only change re-runs no OS step.
-func TestKubernetesCacheIndependence(t *testing.T) {
-	r, srv := requireRelease(t)
-	if _, err := k8sDisk(); err != nil {
-		t.Fatal(err) // the warm build
-	}
-	args := append(versionArgs(r, srv.URL()), "--progress", "rawjson")
-
-	// Changes unique to this run, so a buildkitd kept from an earlier run
-	// has not cached them already.
-	nonce := fmt.Sprint(time.Now().UnixNano())
-
-	osChanged := filepath.Join(t.TempDir(), "k8s-node.yaml")
-	spec, err := os.ReadFile(filepath.Join(env.repo, k8sSpec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	const anchor = "  distro: debian\n"
-	if !strings.Contains(string(spec), anchor) {
-		t.Fatalf("%s lacks %q", k8sSpec, anchor)
-	}
-	spec = []byte(strings.Replace(string(spec), anchor, anchor+"  run: [\"echo "+nonce+" > /etc/strata-e2e-nonce\"]\n", 1))
-	if err := os.WriteFile(osChanged, spec, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	before := len(srv.Requests())
-	log, err := strataBuild(osChanged, "disk", filepath.Join(env.workDir, "k8s-os-change"), args...)
-	if err != nil {
-		t.Fatalf("OS-change build: %v\n%s", err, tail(log, 60))
-	}
-	status := vertexCache(log)
-	assertRan(t, status, "[os ", "run: echo "+nonce)
-	// The layer's steps come from cache. Its downloads are content-addressed
-	// by their pinned digests: BuildKit reports their vertices as resolved,
-	// not cached, so the mirror's log is what proves nothing was fetched.
-	assertAllCached(t, status, "[kubernetes ")
-	for _, p := range srv.Requests()[before:] {
-		if !strings.HasSuffix(p, ".sha256") && !strings.HasSuffix(p, ".sha256sum") {
-			t.Errorf("an OS change re-downloaded %s", p)
-		}
-	}
-
-	log, err = strataBuild(k8sSpec, "disk", filepath.Join(env.workDir, "k8s-change"),
-		append(args, "--build-arg", "KUBERNETES_SANDBOX_IMAGE=registry.k8s.io/pause:e2e-"+nonce)...)
-	if err != nil {
-		t.Fatalf("Kubernetes-change build: %v\n%s", err, tail(log, 60))
-	}
-	status = vertexCache(log)
-	assertAllCached(t, status, "[os ")
-	assertRan(t, status, "[kubernetes ", "configure")
-}
-
-// assertAllCached fails for every vertex whose name starts with prefix and
-// that ran; at least one such vertex must exist.
-func assertAllCached(t *testing.T, status map[string]bool, prefix string) {
-	t.Helper()
-	seen := 0
-	for name, cached := range status {
-		if strings.HasPrefix(name, prefix) {
-			seen++
-			if !cached {
-				t.Errorf("vertex %q ran; it should have come from cache", name)
-			}
-		}
-	}
-	if seen == 0 {
-		t.Errorf("no %q vertex in the solve status", prefix)
-	}
-}
-
-// assertRan fails unless a vertex whose name starts with prefix and
-// contains part ran (was not cached).
-func assertRan(t *testing.T, status map[string]bool, prefix, part string) {
-	t.Helper()
-	for name, cached := range status {
-		if strings.HasPrefix(name, prefix) && strings.Contains(name, part) && !cached {
-			return
-		}
-	}
-	t.Errorf("no %q vertex containing %q ran; status: %v", prefix, part, status)
 }

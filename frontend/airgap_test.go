@@ -187,7 +187,7 @@ func TestVerifyArtifact(t *testing.T) {
 	t.Run("bad checksum file", func(t *testing.T) {
 		ref := good()
 		ref.files[kl.ChecksumPath] = []byte("<html>404</html>")
-		if _, err := verifyArtifact(ctx, ref, kl); err == nil || !strings.Contains(err.Error(), "checksum file "+kl.ChecksumPath+" in context kubernetes-artifacts: unexpected format") {
+		if _, err := verifyArtifact(ctx, ref, kl); err == nil || !strings.Contains(err.Error(), "checksum file "+kl.ChecksumPath+" in context kubernetes-artifacts: line 1 is in an unexpected format") {
 			t.Errorf("err = %v", err)
 		}
 	})

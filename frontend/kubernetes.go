@@ -87,7 +87,10 @@ func fetchChecksum(ctx context.Context, c gwclient.Client, bc *dockerui.Client, 
 	}
 	dgst, err := kubernetes.ParseChecksum(data, a.File)
 	if err != nil {
-		return "", fmt.Errorf("checksum file %s for %s: %w", a.ChecksumURL, a.Name, err)
+		// Reachable but wrong: typically a mirror answering 200 with an
+		// error page, or serving another project's checksum format.
+		return "", fmt.Errorf("checksum file %s of %s %s: %w; check that kubernetes.source serves upstream's checksum files unchanged, or pin the digest with kubernetes.artifacts.%s.sha256",
+			a.ChecksumURL, a.Name, a.Version, err, a.Name)
 	}
 	return dgst, nil
 }

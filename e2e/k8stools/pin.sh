@@ -2,7 +2,14 @@
 # Pins the Kubernetes release the e2e fixture (e2e/cmd/mkartifacts) builds
 # kubelet, kubeadm and kubectl from, and rewrites this module to match.
 #
-#   e2e/k8stools/pin.sh v1.36.3
+#   e2e/k8stools/pin.sh v1.36.3            # the release the node is built at
+#   e2e/k8stools/pin.sh v1.36.2 previous   # the one a version bump starts from
+#
+# The second form rewrites the module in previous/ instead: the fixture
+# serves both releases, so the e2e tier can bump kubernetes.version between
+# two real ones. Keep previous one patch release behind, in the same minor,
+# so the two builds share every non-Kubernetes dependency and the Go build
+# cache does that work once.
 #
 # k8s.io/kubernetes is not meant to be a dependency: its go.mod requires its
 # staging modules (k8s.io/api, k8s.io/client-go, ...) at v0.0.0 and replaces
@@ -18,11 +25,13 @@
 #   (cd e2e/k8stools/crictl && go get sigs.k8s.io/cri-tools@vX.Y.Z && go mod tidy)
 set -euo pipefail
 
-version=${1:?usage: pin.sh vMAJOR.MINOR.PATCH}
+version=${1:?usage: pin.sh vMAJOR.MINOR.PATCH [previous]}
+moddir=${2:-.}
 [[ $version =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || { echo "not a release version: $version" >&2; exit 2; }
 staging=v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}
+[[ $moddir == . || $moddir == previous ]] || { echo "unknown module: $moddir (want previous, or nothing)" >&2; exit 2; }
 
-cd "$(dirname "$0")"
+cd "$(dirname "$0")/$moddir"
 command -v jq >/dev/null || { echo "pin.sh needs jq (apt-get install jq)" >&2; exit 1; }
 
 gomod=$(go mod download -json "k8s.io/kubernetes@$version" | jq -r '.GoMod // empty')

@@ -11,10 +11,23 @@ import "strings"
 // containerd, runc, crictl and cni fields do not.
 type Release struct {
 	Kubernetes string `json:"kubernetes"`
-	Containerd string `json:"containerd"`
-	Runc       string `json:"runc"`
-	Crictl     string `json:"crictl"`
-	CNI        string `json:"cni"`
+	// PreviousKubernetes is a second, older Kubernetes release whose
+	// kubelet, kubeadm and kubectl the tree serves too, so a test can bump
+	// kubernetes.version from it to Kubernetes with nothing else changed.
+	// Empty when the tree serves one release.
+	PreviousKubernetes string `json:"previousKubernetes,omitempty"`
+	Containerd         string `json:"containerd"`
+	Runc               string `json:"runc"`
+	Crictl             string `json:"crictl"`
+	CNI                string `json:"cni"`
+}
+
+// Previous is the release at PreviousKubernetes: the same containerd,
+// runc, crictl and CNI, so only the Kubernetes paths differ.
+func (r Release) Previous() Release {
+	p := r
+	p.Kubernetes, p.PreviousKubernetes = r.PreviousKubernetes, ""
+	return p
 }
 
 // The methods below give each artifact's URL path on the server, which is

@@ -30,9 +30,11 @@ import (
 // Options adjusts what the server answers.
 type Options struct {
 	// Tamper maps URL paths (as Release returns them) to bytes served in
-	// place of the file's own. Checksum files are served unchanged, so they
-	// stay honest about the real artifact and the build must notice the
-	// swap. A path may name a file that does not exist in the tree.
+	// place of the file's own. Paths not in it are served unchanged, so
+	// swapping an artifact leaves its checksum file honest about the real
+	// one and the build must notice; swapping a checksum file serves a
+	// wrong or malformed one. A path may name a file that does not exist
+	// in the tree.
 	Tamper map[string][]byte
 }
 

@@ -259,18 +259,24 @@ func TestStartErrors(t *testing.T) {
 }
 
 func TestLayout(t *testing.T) {
-	rel := Release{Kubernetes: "v1.36.3", Containerd: "1.6.20", Runc: "1.1.5", Crictl: "1.36.0", CNI: "1.1.1"}
+	rel := Release{Kubernetes: "v1.36.3", PreviousKubernetes: "v1.36.2", Containerd: "1.6.20", Runc: "1.1.5", Crictl: "1.36.0", CNI: "1.1.1"}
+	prev := rel.Previous()
 	for got, want := range map[string]string{
-		rel.KubeBinary("kubelet"): "/release/v1.36.3/bin/linux/amd64/kubelet",
-		rel.KubeBinary("kubeadm"): "/release/v1.36.3/bin/linux/amd64/kubeadm",
-		rel.ContainerdTarball():   "/containerd/containerd/releases/download/v1.6.20/containerd-1.6.20-linux-amd64.tar.gz",
-		rel.RuncBinary():          "/opencontainers/runc/releases/download/v1.1.5/runc.amd64",
-		rel.RuncChecksums():       "/opencontainers/runc/releases/download/v1.1.5/runc.sha256sum",
-		rel.CrictlTarball():       "/kubernetes-sigs/cri-tools/releases/download/v1.36.0/crictl-v1.36.0-linux-amd64.tar.gz",
-		rel.CNITarball():          "/containernetworking/plugins/releases/download/v1.1.1/cni-plugins-linux-amd64-v1.1.1.tgz",
+		rel.KubeBinary("kubelet"):  "/release/v1.36.3/bin/linux/amd64/kubelet",
+		rel.KubeBinary("kubeadm"):  "/release/v1.36.3/bin/linux/amd64/kubeadm",
+		prev.KubeBinary("kubectl"): "/release/v1.36.2/bin/linux/amd64/kubectl",
+		prev.RuncBinary():          "/opencontainers/runc/releases/download/v1.1.5/runc.amd64",
+		rel.ContainerdTarball():    "/containerd/containerd/releases/download/v1.6.20/containerd-1.6.20-linux-amd64.tar.gz",
+		rel.RuncBinary():           "/opencontainers/runc/releases/download/v1.1.5/runc.amd64",
+		rel.RuncChecksums():        "/opencontainers/runc/releases/download/v1.1.5/runc.sha256sum",
+		rel.CrictlTarball():        "/kubernetes-sigs/cri-tools/releases/download/v1.36.0/crictl-v1.36.0-linux-amd64.tar.gz",
+		rel.CNITarball():           "/containernetworking/plugins/releases/download/v1.1.1/cni-plugins-linux-amd64-v1.1.1.tgz",
 	} {
 		if got != want {
 			t.Errorf("got %s\nwant %s", got, want)
 		}
+	}
+	if prev.PreviousKubernetes != "" || prev.Previous().Kubernetes != "" {
+		t.Errorf("Previous() = %+v: a previous release has no previous of its own", prev)
 	}
 }

@@ -27,11 +27,18 @@ func TestParseChecksum(t *testing.T) {
 			file: "containerd-1.7.22-linux-amd64.tar.gz", want: "sha256:" + hexA},
 		{name: "several lines (runc)", data: hexA + "  runc.arm64\n" + hexB + " *runc.amd64\n", file: "runc.amd64", want: "sha256:" + hexB},
 		{name: "line with a directory", data: hexB + "  bin/runc.amd64\n", file: "runc.amd64", want: "sha256:" + hexB},
-		{name: "no line for the file", data: hexA + "  runc.arm64\n", file: "runc.amd64", err: "no line for runc.amd64 among 1 entries"},
+		{name: "no line for the file", data: hexA + "  runc.arm64\n", file: "runc.amd64", err: "no line for runc.amd64 among its 1 lines"},
 		{name: "html error page", data: "<html><body>Not Found</body></html>", file: "kubelet",
-			err: `unexpected format: want a sha256 hex digest, or sha256sum lines "<digest>  <file>"; got "<html><body>Not Found</body></html>"`},
-		{name: "short digest", data: "abc123", file: "kubelet", err: "unexpected format"},
-		{name: "md5 line", data: "d41d8cd98f00b204e9800998ecf8427e  kubelet", file: "kubelet", err: "unexpected format"},
+			err: `line 1 is in an unexpected format: want a sha256 hex digest, or sha256sum lines "<digest>  <file>"; got "<html><body>Not Found</body></html>"`},
+		{name: "short digest", data: "abc123", file: "kubelet", err: `line 1 is in an unexpected format`},
+		{name: "md5 line", data: "d41d8cd98f00b204e9800998ecf8427e  kubelet", file: "kubelet", err: "line 1 is in an unexpected format"},
+		{name: "empty", data: " \n\n", file: "kubelet", err: "the file is empty"},
+		// The line for the file is fine, but the file is not what upstream
+		// publishes: refuse it rather than trust one line of it.
+		{name: "bad line after the good one", data: hexA + "  runc.amd64\n" + "sha512:abc  runc.arm64\n", file: "runc.amd64",
+			err: `line 2 is in an unexpected format: want a sha256 hex digest, or sha256sum lines "<digest>  <file>"; got "sha512:abc  runc.arm64"`},
+		{name: "line numbers count leading blank lines", data: "\n\n" + hexA + "  a\n<p>\n", file: "a", err: `line 4 is in an unexpected format`},
+		{name: "long lines are clipped", data: strings.Repeat("x", 200), file: "kubelet", err: `got "` + strings.Repeat("x", 80) + `..."`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,4 +264,47 @@ func TestPayloadHoldsOnlyUsrAndOpt(t *testing.T) {
 	}
 	check("payload", layer.Payload, true)
 	check("config", layer.Config, false)
+}
+
+// TestVersionBumpReinstallsOnlyItsArtifacts: each download has an install
+// step of its own, so bumping kubernetes.version changes the steps that
+// install kubelet, kubeadm and kubectl and leaves the others' (the
+// tarballs' unpacking among them) as they were, for BuildKit to take from
+// its cache.
+func TestVersionBumpReinstallsOnlyItsArtifacts(t *testing.T) {
+	installs := func(version string) map[string]digest.Digest {
+		k := testKubernetes()
+		k.Version = version
+		digests := map[string]digest.Digest{}
+		for _, a := range Artifacts(k) {
+			digests[a.Name] = digest.FromString(a.Name + " " + a.Version)
+		}
+		layer, err := Build(Input{Kubernetes: k, Digests: digests, KubeletEnvFile: "/etc/default/kubelet"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := layer.Payload.Marshal(context.Background(), llb.LinuxAmd64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]digest.Digest{}
+		for _, dt := range def.Def {
+			name := def.Metadata[digest.FromBytes(dt)].Description["llb.customname"]
+			if rest, ok := strings.CutPrefix(name, "[kubernetes 1/3] install "); ok {
+				artifact, _, _ := strings.Cut(rest, " ")
+				out[artifact] = digest.FromBytes(dt)
+			}
+		}
+		return out
+	}
+	before, after := installs("v1.31.2"), installs("v1.31.3")
+	if len(before) != len(catalog) {
+		t.Fatalf("%d install steps, want one per artifact: %v", len(before), before)
+	}
+	for name, d := range before {
+		changed := after[name] != d
+		if want := name == "kubelet" || name == "kubeadm" || name == "kubectl"; changed != want {
+			t.Errorf("install %s: changed by the version bump = %v, want %v", name, changed, want)
+		}
+	}
 }

@@ -113,12 +113,14 @@ func IsPayloadPath(p string) bool {
 	return false
 }
 
-// installArtifacts places every download in one FileOp on scratch. Each
-// llb.HTTP carries its digest, so BuildKit refuses bytes that do not match
-// and caches the download by content: a version bump refetches only what
-// changed.
+// installArtifacts places each download in a FileOp of its own on scratch
+// and merges them. Each llb.HTTP carries its digest, so BuildKit refuses
+// bytes that do not match and caches the download by content; each install
+// is cached by its download in turn, so a version bump fetches and installs
+// only what changed: a kubernetes.version bump copies three binaries and
+// unpacks none of the tarballs again. The merge costs no copying.
 func installArtifacts(in Input, arts []Artifact) llb.State {
-	var action *llb.FileAction
+	installs := make([]llb.State, 0, len(arts))
 	names := make([]string, 0, len(arts))
 	for _, a := range arts {
 		dgst := in.Digests[a.Name]
@@ -129,15 +131,12 @@ func installArtifacts(in Input, arts []Artifact) llb.State {
 		}
 		src := llb.HTTP(a.URL, opts...)
 		dest, info := placement(a)
-		if action == nil {
-			action = llb.Copy(src, a.File, dest, info)
-		} else {
-			action = action.Copy(src, a.File, dest, info)
-		}
+		installs = append(installs, llb.Scratch().File(llb.Copy(src, a.File, dest, info), append(located(in, a.Field),
+			llb.WithCustomName(fmt.Sprintf("[kubernetes 1/3] install %s %s", a.Name, a.Version)))...))
 		names = append(names, a.Name)
 	}
-	return llb.Scratch().File(action, append(located(in, "kubernetes"),
-		llb.WithCustomName("[kubernetes 1/3] install "+strings.Join(names, " ")))...)
+	return llb.Merge(installs, append(located(in, "kubernetes"),
+		llb.WithCustomName("[kubernetes 1/3] merge "+strings.Join(names, " ")))...)
 }
 
 // installFromTree copies every artifact out of the verified tree, one FileOp

@@ -44,8 +44,9 @@ func TestFixtureE2E(t *testing.T) {
 	at := func(urlPath string) string { return filepath.Join(fx.Dir, filepath.FromSlash(urlPath)) }
 
 	artifacts := verifyTree(t, fx.Dir)
-	if len(artifacts) != 7 {
-		t.Errorf("%d artifacts in the tree, want 7: %q", len(artifacts), artifacts)
+	// containerd, runc, crictl, CNI, and kubelet, kubeadm, kubectl twice.
+	if len(artifacts) != 10 {
+		t.Errorf("%d artifacts in the tree, want 10: %q", len(artifacts), artifacts)
 	}
 
 	// Unpack the tarballs as the node image build will.
@@ -57,9 +58,10 @@ func TestFixtureE2E(t *testing.T) {
 	crictlDir := filepath.Join(unpacked, filepath.Base(fx.CrictlTarball()))
 	cniDir := filepath.Join(unpacked, filepath.Base(fx.CNITarball()))
 
+	prev := fx.Previous()
 	var executables []string
 	for _, b := range kubeBinaries {
-		executables = append(executables, at(fx.KubeBinary(b)))
+		executables = append(executables, at(fx.KubeBinary(b)), at(prev.KubeBinary(b)))
 	}
 	executables = append(executables, at(fx.RuncBinary()), filepath.Join(crictlDir, "crictl"))
 	for _, dir := range []string{containerdBin, cniDir} {
@@ -85,6 +87,9 @@ func TestFixtureE2E(t *testing.T) {
 		checkAMD64Executable(t, p)
 	}
 
+	if fx.PreviousKubernetes == "" || fx.PreviousKubernetes == fx.Kubernetes {
+		t.Errorf("previous Kubernetes release %q, want one other than %s", fx.PreviousKubernetes, fx.Kubernetes)
+	}
 	for _, tc := range []struct {
 		bin  string
 		args []string
@@ -93,6 +98,9 @@ func TestFixtureE2E(t *testing.T) {
 		{at(fx.KubeBinary("kubelet")), []string{"--version"}, "Kubernetes " + fx.Kubernetes + "\n"},
 		{at(fx.KubeBinary("kubeadm")), []string{"version", "-o", "short"}, fx.Kubernetes + "\n"},
 		{at(fx.KubeBinary("kubectl")), []string{"version", "--client"}, "Client Version: " + fx.Kubernetes + "\n"},
+		{at(prev.KubeBinary("kubelet")), []string{"--version"}, "Kubernetes " + prev.Kubernetes + "\n"},
+		{at(prev.KubeBinary("kubeadm")), []string{"version", "-o", "short"}, prev.Kubernetes + "\n"},
+		{at(prev.KubeBinary("kubectl")), []string{"version", "--client"}, "Client Version: " + prev.Kubernetes + "\n"},
 		{filepath.Join(containerdBin, "containerd"), []string{"--version"}, " " + fx.Containerd + "~"},
 		{at(fx.RuncBinary()), []string{"--version"}, "runc version " + fx.Runc + "+"},
 		{filepath.Join(crictlDir, "crictl"), []string{"--version"}, "crictl version v" + fx.Crictl + "\n"},

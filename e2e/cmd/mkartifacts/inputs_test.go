@@ -95,8 +95,9 @@ func TestKeyCoversInputs(t *testing.T) {
 				"runc":                        {"runc", "1.1.5+ds1-1+deb12u1"},
 				"containernetworking-plugins": {"containernetworking-plugins", "1.1.1+ds1-3+b5"},
 			},
-			kube:   build(kubeTool, "v1.36.3"),
-			crictl: build(crictlTool, "v1.36.0"),
+			kube:     build(kubeTool, "v1.36.3"),
+			kubePrev: build(kubePreviousTool, "v1.36.2"),
+			crictl:   build(crictlTool, "v1.36.0"),
 		}
 	}
 	key := base().key()
@@ -109,6 +110,8 @@ func TestKeyCoversInputs(t *testing.T) {
 		"the Go toolchain":         func(in *inputs) { in.crictl.goVersion = "go1.26.9" },
 		"GOFLAGS":                  func(in *inputs) { in.kube.goFlags = "-race" },
 		"ldflags":                  func(in *inputs) { in.kube.ldflags += " -X x.y=z" },
+		"the previous release":     func(in *inputs) { in.kubePrev.release.Version = "v1.36.1" },
+		"the previous go.sum":      func(in *inputs) { in.kubePrev.modDigest = "bb" },
 	} {
 		in := base()
 		change(in)
@@ -120,5 +123,25 @@ func TestKeyCoversInputs(t *testing.T) {
 	rel := base().release()
 	if rel != testRelease {
 		t.Errorf("release() = %+v, want %+v", rel, testRelease)
+	}
+}
+
+func TestOlderRelease(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		want bool
+	}{
+		{"v1.36.2", "v1.36.3", true},
+		{"v1.35.9", "v1.36.0", true},
+		{"v1.36.10", "v1.36.9", false}, // numbers, not strings
+		{"v1.36.3", "v1.36.3", false},
+		{"v1.36.4", "v1.36.3", false},
+		{"v1.36.2-rc.0", "v1.36.3", false},
+		{"1.36.2", "v1.36.3", false},
+		{"v1.36", "v1.36.3", false},
+	} {
+		if got := olderRelease(tt.a, tt.b); got != tt.want {
+			t.Errorf("olderRelease(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
 	}
 }

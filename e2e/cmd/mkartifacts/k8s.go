@@ -58,6 +58,20 @@ var kubeTool = goTool{
 	LDFlags:  kubeLDFlags,
 }
 
+// kubePreviousTool builds the same commands the same way at the release
+// e2e/k8stools/previous pins, one patch release behind kubeTool's, so the
+// e2e tier can bump kubernetes.version between two real releases. Its
+// module requires the same versions of everything but Kubernetes, so the Go
+// build cache compiles those once for both.
+var kubePreviousTool = goTool{
+	Name:     "kubernetes",
+	ModDir:   "e2e/k8stools/previous",
+	Release:  kubeTool.Release,
+	Packages: kubeTool.Packages,
+	Flags:    kubeTool.Flags,
+	LDFlags:  kubeTool.LDFlags,
+}
+
 // crictlTool builds crictl as cri-tools' hack/release.sh does. It has a
 // module of its own because its requirements (newer otel, grpc, ...) would
 // otherwise raise the versions Kubernetes was released with.

@@ -14,7 +14,7 @@ var kubeBinaries = []string{"kubelet", "kubeadm", "kubectl"}
 
 // treeSources are the built and unpacked inputs a tree is laid out from.
 type treeSources struct {
-	kubeBin   string            // directory holding kubeBinaries
+	kubeBins  map[string]string // Kubernetes release -> directory holding kubeBinaries
 	crictlBin string            // directory holding crictl
 	debRoots  map[string]string // package name -> unpacked package root
 }
@@ -44,18 +44,28 @@ func layOut(dir string, rel releaseserver.Release, src treeSources) error {
 }
 
 // writeKubeBinaries places kubelet, kubeadm and kubectl bare, as dl.k8s.io
-// serves them.
+// serves them, for the release and for the previous one.
 func writeKubeBinaries(dir string, rel releaseserver.Release, src treeSources) error {
-	for _, name := range kubeBinaries {
-		dst, err := place(dir, rel.KubeBinary(name))
-		if err != nil {
-			return err
+	releases := []releaseserver.Release{rel}
+	if rel.PreviousKubernetes != "" {
+		releases = append(releases, rel.Previous())
+	}
+	for _, r := range releases {
+		bin, ok := src.kubeBins[r.Kubernetes]
+		if !ok {
+			return fmt.Errorf("lay out Kubernetes %s: no binaries built for it", r.Kubernetes)
 		}
-		if err := copyFile(filepath.Join(src.kubeBin, name), dst); err != nil {
-			return err
-		}
-		if err := writeChecksums(dst, kubeChecksums); err != nil {
-			return err
+		for _, name := range kubeBinaries {
+			dst, err := place(dir, r.KubeBinary(name))
+			if err != nil {
+				return err
+			}
+			if err := copyFile(filepath.Join(bin, name), dst); err != nil {
+				return err
+			}
+			if err := writeChecksums(dst, kubeChecksums); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -15,7 +15,7 @@ import (
 )
 
 var testRelease = releaseserver.Release{
-	Kubernetes: "v1.36.3", Containerd: "1.6.20", Runc: "1.1.5", Crictl: "1.36.0", CNI: "1.1.1",
+	Kubernetes: "v1.36.3", PreviousKubernetes: "v1.36.2", Containerd: "1.6.20", Runc: "1.1.5", Crictl: "1.36.0", CNI: "1.1.1",
 }
 
 // fakeSources makes stand-in inputs shaped like the real ones: built
@@ -24,7 +24,7 @@ func fakeSources(t *testing.T) treeSources {
 	t.Helper()
 	dir := t.TempDir()
 	src := treeSources{
-		kubeBin:   filepath.Join(dir, "kube"),
+		kubeBins:  map[string]string{},
 		crictlBin: filepath.Join(dir, "crictl"),
 		debRoots:  map[string]string{},
 	}
@@ -34,8 +34,17 @@ func fakeSources(t *testing.T) treeSources {
 			t.Fatal(err)
 		}
 	}
-	for _, b := range kubeBinaries {
-		exe(filepath.Join(src.kubeBin, b))
+	// Each release's binaries say which release they are, so a test can
+	// tell them apart in the tree.
+	for _, v := range []string{testRelease.Kubernetes, testRelease.PreviousKubernetes} {
+		src.kubeBins[v] = filepath.Join(dir, "kube-"+v)
+		for _, b := range kubeBinaries {
+			p := filepath.Join(src.kubeBins[v], b)
+			writeFile(t, p, "#!/bin/sh\n# "+b+" "+v+"\n")
+			if err := os.Chmod(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	exe(filepath.Join(src.crictlBin, "crictl"))
 	debFiles := map[string][]string{
@@ -102,9 +111,11 @@ func TestLayOut(t *testing.T) {
 
 	// Exactly the upstream file set: artifacts and their checksum files.
 	var want []string
-	for _, b := range kubeBinaries {
-		p := testRelease.KubeBinary(b)
-		want = append(want, p, p+".sha256", p+".sha512")
+	for _, r := range []releaseserver.Release{testRelease, testRelease.Previous()} {
+		for _, b := range kubeBinaries {
+			p := r.KubeBinary(b)
+			want = append(want, p, p+".sha256", p+".sha512")
+		}
 	}
 	want = append(want,
 		testRelease.ContainerdTarball(), testRelease.ContainerdTarball()+".sha256sum",
@@ -153,6 +164,22 @@ func TestLayOut(t *testing.T) {
 	}
 	if got := readFile(t, at(testRelease.RuncBinary())); !strings.Contains(got, "# runc") {
 		t.Errorf("runc.amd64 is not Debian's runc: %q", got)
+	}
+	for _, r := range []releaseserver.Release{testRelease, testRelease.Previous()} {
+		if got, want := readFile(t, at(r.KubeBinary("kubeadm"))), "# kubeadm "+r.Kubernetes+"\n"; !strings.HasSuffix(got, want) {
+			t.Errorf("%s is %q, want the %s build", r.KubeBinary("kubeadm"), got, r.Kubernetes)
+		}
+	}
+}
+
+// TestLayOutNeedsEveryRelease: a release without built binaries is an
+// error, not a tree that lacks it.
+func TestLayOutNeedsEveryRelease(t *testing.T) {
+	src := fakeSources(t)
+	delete(src.kubeBins, testRelease.PreviousKubernetes)
+	err := layOut(filepath.Join(t.TempDir(), "tree"), testRelease, src)
+	if err == nil || !strings.Contains(err.Error(), "Kubernetes "+testRelease.PreviousKubernetes) {
+		t.Errorf("layOut without the previous release's binaries: %v, want an error naming it", err)
 	}
 }
 

@@ -5,8 +5,9 @@
 //	go run ./e2e/cmd/mkartifacts -cache /var/cache/strata-e2e/artifacts
 //
 // Every binary is real. kubelet, kubeadm and kubectl are built from the Go
-// module proxy at the release e2e/k8stools pins, crictl at the release
-// e2e/k8stools/crictl pins; containerd, runc and the CNI plugins come from
+// module proxy at the release e2e/k8stools pins and at the previous one
+// e2e/k8stools/previous pins (so a test can bump kubernetes.version), crictl
+// at the release e2e/k8stools/crictl pins; containerd, runc and the CNI plugins come from
 // Debian's packages, repacked as their projects publish them. Each artifact
 // has its project's checksum files, in its project's format.
 //
@@ -16,7 +17,7 @@
 // only line on stdout is a JSON object naming the tree and the versions it
 // serves:
 //
-//	{"dir":"/abs/release-tree","kubernetes":"v1.36.3","containerd":"1.6.20",...}
+//	{"dir":"/abs/release-tree","kubernetes":"v1.36.3","previousKubernetes":"v1.36.2","containerd":"1.6.20",...}
 //
 // Progress goes to stderr.
 package main
@@ -120,9 +121,11 @@ func build(ctx context.Context, cacheDir, keyDir string, fx *fixture, in *inputs
 	}
 	defer os.RemoveAll(work)
 
-	src := treeSources{debRoots: map[string]string{}}
-	if src.kubeBin, err = in.kube.ensure(ctx, cacheDir); err != nil {
-		return err
+	src := treeSources{kubeBins: map[string]string{}, debRoots: map[string]string{}}
+	for _, b := range []*goBuild{in.kube, in.kubePrev} {
+		if src.kubeBins[b.release.Version], err = b.ensure(ctx, cacheDir); err != nil {
+			return err
+		}
 	}
 	if src.crictlBin, err = in.crictl.ensure(ctx, cacheDir); err != nil {
 		return err
