@@ -4,12 +4,13 @@
 // span of the whole solve, longest first.
 //
 //	strata build ... --progress rawjson 2>progress.json
-//	go run ./bench/cmd/vertextimes progress.json
+//	go run ./bench/cmd/vertextimes [-top N] progress.json
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -35,11 +36,13 @@ type span struct {
 }
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: vertextimes PROGRESS.json")
+	top := flag.Int("top", 0, "print only the N longest vertices (0: all)")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: vertextimes [-top N] PROGRESS.json")
 		os.Exit(2)
 	}
-	f, err := os.Open(os.Args[1])
+	f, err := os.Open(flag.Arg(0))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -50,7 +53,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	print(os.Stdout, spans)
+	print(os.Stdout, spans, *top)
 }
 
 func read(r io.Reader) ([]*span, error) {
@@ -94,7 +97,7 @@ func read(r io.Reader) ([]*span, error) {
 	return spans, nil
 }
 
-func print(w io.Writer, spans []*span) {
+func print(w io.Writer, spans []*span, top int) {
 	if len(spans) == 0 {
 		fmt.Fprintln(w, "no vertices")
 		return
@@ -110,6 +113,9 @@ func print(w io.Writer, spans []*span) {
 	}
 	sort.SliceStable(spans, func(i, j int) bool { return spans[i].last.Sub(spans[i].first) > spans[j].last.Sub(spans[j].first) })
 	fmt.Fprintf(w, "solve span %.2fs, %d vertices\n", end.Sub(start).Seconds(), len(spans))
+	if top > 0 && top < len(spans) {
+		spans = spans[:top]
+	}
 	for _, s := range spans {
 		state := "ran"
 		if s.cached {
