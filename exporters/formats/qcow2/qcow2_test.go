@@ -53,7 +53,7 @@ func TestWriteIsWhatQemuReads(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/compress=%v", name, compress), func(t *testing.T) {
 				img := convert(t, raw, Options{Compress: compress})
 				st, _ := os.Stat(raw)
-				info := testdisk.QemuInfo(t, img)
+				info := testdisk.QemuInfo(t, img, "")
 				if info.Format != "qcow2" || info.FormatSpecific.Data.Compat != "1.1" {
 					t.Errorf("qemu-img sees format %q compat %q, want qcow2 1.1 (v3)", info.Format, info.FormatSpecific.Data.Compat)
 				}

@@ -170,11 +170,16 @@ type Info struct {
 	} `json:"format-specific"`
 }
 
-// QemuInfo runs `qemu-img info --output=json` on path, letting qemu-img
-// probe the format.
-func QemuInfo(t testing.TB, path string) Info {
+// QemuInfo runs `qemu-img info --output=json` on path. An empty format
+// lets qemu-img probe it; a fixed VHD must be named ("vpc"), since its only
+// metadata is a footer and qemu probes the start of a file.
+func QemuInfo(t testing.TB, path, format string) Info {
 	t.Helper()
-	out := run(t, "qemu-img", "info", "--output=json", path)
+	args := []string{"info", "--output=json"}
+	if format != "" {
+		args = append(args, "-f", format)
+	}
+	out := run(t, "qemu-img", append(args, path)...)
 	var info Info
 	if err := json.Unmarshal(out, &info); err != nil {
 		t.Fatalf("qemu-img info: %v\n%s", err, out)
