@@ -18,7 +18,7 @@ const (
 	blockSize = 2 * mib
 	// bitmapSize is a block's sector bitmap (one bit per sector), padded to
 	// a sector.
-	bitmapSize = (blockSize/sectorSize/8 + sectorSize - 1) / sectorSize * sectorSize
+	bitmapSize      = (blockSize/sectorSize/8 + sectorSize - 1) / sectorSize * sectorSize
 	dynHeaderSize   = 1024
 	dynHeaderOffset = footerSize
 	batOffset       = dynHeaderOffset + dynHeaderSize
