@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newBuildCmd(),
 		newAssembleCmd(),
+		newConvertCmd(),
 		newInspectCmd(),
 		newFrontendCmd(),
 		newVersionCmd(),
