@@ -70,7 +70,7 @@ func (e *Encoder) appendStream(dst, dict, src []byte, final bool) []byte {
 		dict = dict[len(dict)-windowSize:]
 	}
 	e.buf = append(append(e.buf[:0], dict...), src...)
-	e.m.reset(levels[e.level])
+	e.m.reset(levels[e.level], len(e.buf))
 	e.toks = e.m.tokenize(e.toks[:0], e.buf, len(dict))
 
 	e.bw.bw = bitWriter{out: dst}

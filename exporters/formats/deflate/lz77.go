@@ -15,7 +15,7 @@ const (
 	minMatch   = 3
 	maxMatch   = 258
 	windowSize = 1 << 15 // the largest distance deflate can express
-	hashBits   = 15
+	hashBits   = 16
 	hashSize   = 1 << hashBits
 	// The chain links form a ring of two windows: position i's link lives
 	// in prev[i&prevMask] until position i+2*windowSize replaces it, long
@@ -67,11 +67,17 @@ func matchToken(length, dist int) uint32 {
 	return matchFlag | uint32(length-minMatch)<<lengthShft | uint32(dist-1)
 }
 
-// matcher holds the hash chains. All of it is reset for every stream, so
-// the same input always gives the same output.
+// matcher holds the hash chains. Nothing of one stream is visible to the
+// next, so the same input always gives the same output.
 type matcher struct {
-	p    levelParams
-	head [hashSize]int32 // position+1 of the latest occurrence; 0 = none
+	p levelParams
+	// head holds base+position of the latest occurrence of each hash.
+	// Raising base past everything stored forgets the previous stream
+	// without clearing the table, which would cost more than hashing a
+	// 64 KiB grain.
+	head [hashSize]int32
+	base int32
+	n    int32 // the current stream's length
 	// prev holds, for a position, how far back the previous occurrence of
 	// its hash is (0: none within reach). Sixteen bits keep the ring small
 	// enough to stay in cache.
@@ -83,9 +89,17 @@ func hash3(b []byte, i int) uint32 {
 	return (v * 0x9E3779B1) >> (32 - hashBits)
 }
 
-func (m *matcher) reset(p levelParams) {
+// reset starts a stream of n bytes (dictionary included).
+func (m *matcher) reset(p levelParams, n int) {
 	m.p = p
-	clear(m.head[:])
+	// Every entry stored so far is below base+m.n: move base past them.
+	// (Zeroed entries, before the first stream, are below base too.)
+	if int64(m.base)+int64(m.n)+1+int64(n) >= 1<<31 {
+		clear(m.head[:])
+		m.base = 0
+	}
+	m.base += m.n + 1
+	m.n = int32(n)
 	// prev needs no clearing: every link read was written for this stream,
 	// because the chain walk only visits positions inserted in it.
 }
@@ -94,8 +108,8 @@ func (m *matcher) reset(p levelParams) {
 // the latest earlier position with the same hash, or -1.
 func (m *matcher) insert(buf []byte, i int) int {
 	h := hash3(buf, i)
-	earlier := int(m.head[h]) - 1
-	m.head[h] = int32(i + 1)
+	earlier := int(m.head[h] - m.base) // negative: an earlier stream's
+	m.head[h] = m.base + int32(i)
 	link := uint16(0)
 	if earlier >= 0 && i-earlier <= maxDist {
 		link = uint16(i - earlier) // 32768 fits: 0 stays free for "none"

@@ -61,7 +61,7 @@ func Write(ctx context.Context, dst io.WriterAt, src *rawdisk.Disk, o Options) (
 	if o.Compress {
 		err = w.writeCompressed(ctx, src, scan, o.Workers)
 	} else {
-		err = src.Scan(ctx, scan, w.writePlain)
+		err = src.ScanOverlapped(ctx, scan, w.writePlain)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("qcow2: %w", err)

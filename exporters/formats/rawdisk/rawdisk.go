@@ -16,6 +16,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/exporters/formats/pipeline"
 )
 
 // Disk is a raw disk image: its bytes, its size and, when it is a file,
@@ -226,6 +228,18 @@ func (d *Disk) Scan(ctx context.Context, o ScanOptions, fn func(*Batch) error) e
 		}
 	}
 	return nil
+}
+
+// ScanOverlapped is Scan with fn running on a goroutine of its own, so the
+// next batch is read while fn writes out the last: for a plain copy that
+// is most of the work, and reading and writing each take a core.
+func (d *Disk) ScanOverlapped(ctx context.Context, o ScanOptions, fn func(*Batch) error) error {
+	p := pipeline.New(1, func(*Batch) error { return nil }, fn)
+	err := d.Scan(ctx, o, p.Submit)
+	if cerr := p.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // alignExtents widens extents to whole blocks and merges those that then

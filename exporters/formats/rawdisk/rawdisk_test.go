@@ -85,6 +85,28 @@ func TestScanFindsDataBlocks(t *testing.T) {
 	}
 }
 
+func TestScanOverlappedSeesTheSameBatches(t *testing.T) {
+	path, want := sparseDisk(t)
+	d, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var got []int64
+	err = d.ScanOverlapped(context.Background(), ScanOptions{BlockSize: blk, BatchBlocks: 2}, func(b *Batch) error {
+		defer b.Release()
+		for i := range b.Blocks() {
+			if b.Used(i) {
+				got = append(got, b.Index(i))
+			}
+		}
+		return nil
+	})
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("used blocks %v (%v), want %v", got, err, want)
+	}
+}
+
 func TestMapMergesRuns(t *testing.T) {
 	path, _ := sparseDisk(t)
 	d, err := Open(path)

@@ -61,7 +61,7 @@ func WriteFixed(ctx context.Context, dst io.WriterAt, src *rawdisk.Disk, o Optio
 	if err != nil {
 		return 0, err
 	}
-	err = src.Scan(ctx, rawdisk.ScanOptions{BlockSize: holeBlock}, func(b *rawdisk.Batch) error {
+	err = src.ScanOverlapped(ctx, rawdisk.ScanOptions{BlockSize: holeBlock}, func(b *rawdisk.Batch) error {
 		defer b.Release()
 		return forRuns(b, func(off int64, data []byte) error {
 			_, err := dst.WriteAt(data, off)
@@ -119,7 +119,7 @@ func WriteDynamic(ctx context.Context, dst io.WriterAt, src *rawdisk.Disk, o Opt
 	for i := range bitmap {
 		bitmap[i] = 0xFF // every sector of an allocated block is present
 	}
-	err = src.Scan(ctx, rawdisk.ScanOptions{BlockSize: holeBlock}, func(b *rawdisk.Batch) error {
+	err = src.ScanOverlapped(ctx, rawdisk.ScanOptions{BlockSize: holeBlock}, func(b *rawdisk.Batch) error {
 		defer b.Release()
 		return forRuns(b, func(off int64, data []byte) error {
 			for len(data) > 0 {
