@@ -144,18 +144,7 @@ func (b *blockWriter) writeBlock(toks []uint32, raw []byte, final bool) {
 	// Dynamic codes. Every inflater accepts two distance codes; some
 	// reject a lone one, so pad with unused symbols as zlib does.
 	b.h.lengths(b.litFreq[:], 15, b.litLens[:])
-	used := 0
-	for _, f := range b.distFreq {
-		if f > 0 {
-			used++
-		}
-	}
-	for sym := 0; used < 2; sym++ {
-		if b.distFreq[sym] == 0 {
-			b.distFreq[sym] = 1
-			used++
-		}
-	}
+	padToTwoCodes(b.distFreq[:])
 	b.h.lengths(b.distFreq[:], 15, b.distLens[:])
 	nlit, ndist := numLitSyms, numDistSyms
 	for nlit > 257 && b.litLens[nlit-1] == 0 {
@@ -165,6 +154,9 @@ func (b *blockWriter) writeBlock(toks []uint32, raw []byte, final bool) {
 		ndist--
 	}
 	b.runLengths(nlit, ndist)
+	// zlib rejects an incomplete code length code, and one symbol alone
+	// makes one; pad with an unused symbol if ever it comes to that.
+	padToTwoCodes(b.clFreq[:])
 	b.h.lengths(b.clFreq[:], 7, b.clLens[:])
 	ncl := numCLSyms
 	for ncl > 4 && b.clLens[clOrder[ncl-1]] == 0 {
@@ -199,6 +191,23 @@ func (b *blockWriter) writeBlock(toks []uint32, raw []byte, final bool) {
 		canonical(b.litLens[:], b.litCodes[:])
 		canonical(b.distLens[:], b.distCode[:])
 		b.writeTokens(toks, b.litCodes[:], b.litLens[:], b.distCode[:], b.distLens[:])
+	}
+}
+
+// padToTwoCodes gives unused symbols a count of one until at least two
+// symbols have codes.
+func padToTwoCodes(freq []uint32) {
+	used := 0
+	for _, f := range freq {
+		if f > 0 {
+			used++
+		}
+	}
+	for sym := 0; used < 2; sym++ {
+		if freq[sym] == 0 {
+			freq[sym] = 1
+			used++
+		}
 	}
 }
 
