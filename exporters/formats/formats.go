@@ -1,6 +1,6 @@
 // Package formats turns a raw disk image into the files clouds and
 // hypervisors import: qcow2 (plain or compressed), VHD (fixed, as Azure
-// wants, or dynamic), stream-optimized VMDK and GCE's tar.gz. Each format
+// wants, or dynamic), stream-optimized VMDK, OVA and GCE's tar.gz. Each format
 // lives in its own package; this one names them, in one table, and writes
 // the output atomically.
 package formats
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata/exporters/formats/gce"
+	"github.com/strata-dev/strata/exporters/formats/ova"
 	"github.com/strata-dev/strata/exporters/formats/qcow2"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 	"github.com/strata-dev/strata/exporters/formats/vhd"
@@ -93,6 +94,15 @@ var All = []Format{
 		VirtualSize: vmdk.Capacity,
 		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, name string) (int64, error) {
 			return vmdk.Write(ctx, dst, src, vmdk.Options{Seed: o.Seed, FileName: name, Workers: o.Workers})
+		},
+	},
+	{
+		Name:        "ova",
+		Description: "OVA for vSphere: OVF descriptor (EFI, 2 vCPU, 4 GiB, pvscsi, vmxnet3), the VMDK, a SHA-256 manifest",
+		Extension:   "ova",
+		VirtualSize: vmdk.Capacity,
+		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, name string) (int64, error) {
+			return ova.Write(ctx, dst, filepath.Dir(dst.Name()), src, ova.Options{Name: ova.Stem(name), Seed: o.Seed, Time: o.Time, Workers: o.Workers})
 		},
 	},
 	{

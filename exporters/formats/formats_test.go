@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-dev/strata/exporters/formats/gce"
 	"github.com/strata-dev/strata/exporters/formats/internal/testdisk"
+	"github.com/strata-dev/strata/exporters/formats/ova"
 )
 
 func TestConvertEveryFormat(t *testing.T) {
@@ -34,8 +35,12 @@ func TestConvertEveryFormat(t *testing.T) {
 			if res.VirtualSize != f.VirtualSize(st.Size()) || res.VirtualSize < st.Size() {
 				t.Errorf("virtual size %d for a %d-byte disk", res.VirtualSize, st.Size())
 			}
-			if f.QemuFormat == "" {
+			switch f.Name {
+			case "gce":
 				checkGCE(t, dst, res.VirtualSize)
+				return
+			case "ova":
+				checkOVA(t, dst, res.VirtualSize)
 				return
 			}
 			probe := ""
@@ -61,6 +66,30 @@ func checkGCE(t *testing.T, path string, size int64) {
 	e, err := gce.Extract(f, discardAt{})
 	if err != nil || e.Size != size {
 		t.Fatalf("archive: %+v, %v; want a %d-byte disk.raw", e, err, size)
+	}
+}
+
+func checkOVA(t *testing.T, path string, capacity int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := ova.Read(f, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{}
+	for _, file := range p.Files {
+		names = append(names, file.Name)
+	}
+	stem := strings.TrimSuffix(filepath.Base(path), ".ova")
+	if want := []string{stem + ".ovf", stem + "-disk1.vmdk", stem + ".mf"}; strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("package holds %v, want %v", names, want)
+	}
+	if len(p.Disks) != 1 || p.Disks[0].Capacity != capacity {
+		t.Errorf("disks %+v, want one of %d bytes", p.Disks, capacity)
 	}
 }
 
