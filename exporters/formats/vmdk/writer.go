@@ -63,10 +63,20 @@ func Write(ctx context.Context, w io.Writer, src *rawdisk.Disk, o Options) (int6
 	}
 
 	s := &stream{
-		bw:    bufio.NewWriterSize(w, 1<<20),
-		gd:    make([]uint32, (capacity/grainSectors+gtEntries-1)/gtEntries),
-		hdr:   header{Version: streamVersion, Flags: flagValidNewline | flagCompressed | flagMarkers, Capacity: uint64(capacity), GrainSize: grainSectors, DescriptorOffset: descriptorOffset, DescriptorSize: descriptorSectors, NumGTEsPerGT: gtEntries, GDOffset: gdAtEnd, OverHead: overheadSectors, CompressAlgorithm: compressDeflate},
-		curGT: 0,
+		bw: bufio.NewWriterSize(w, 1<<20),
+		gd: make([]uint32, (capacity/grainSectors+gtEntries-1)/gtEntries),
+		hdr: header{
+			Version:           streamVersion,
+			Flags:             flagValidNewline | flagCompressed | flagMarkers,
+			Capacity:          uint64(capacity),
+			GrainSize:         grainSectors,
+			DescriptorOffset:  descriptorOffset,
+			DescriptorSize:    descriptorSectors,
+			NumGTEsPerGT:      gtEntries,
+			GDOffset:          gdAtEnd, // the footer has the real one
+			OverHead:          overheadSectors,
+			CompressAlgorithm: compressDeflate,
+		},
 	}
 	s.put(s.hdr.marshal())
 	s.put(padTo([]byte(desc), descriptorSectors*sectorSize))
