@@ -38,14 +38,10 @@ const (
 	offsetMask     = 0x00ff_ffff_ffff_fe00
 )
 
-// Incompatible feature bits.
-const (
-	featDirty        = 1 << 0
-	featCorrupt      = 1 << 1
-	featExternalData = 1 << 2
-	featCompression  = 1 << 3
-	featExtendedL2   = 1 << 4
-)
+// featDirty is the one incompatible feature the reader accepts (stale
+// refcounts do not matter for reading). The others (corrupt, external data
+// file, non-zlib compression, extended L2 entries) make it refuse the image.
+const featDirty = 1 << 0
 
 // header is the fixed part of a qcow2 header. Snapshots, backing files
 // and encryption are never written, and the reader refuses them.

@@ -25,9 +25,9 @@ const (
 	// ESXi rejects older versions for them ("sparse VMDK version too old").
 	streamVersion = 3
 
+	// Header flags. (Bit 1, a redundant grain directory, is never written;
+	// bit 2's zeroed-grain entries are read whether or not it is set.)
 	flagValidNewline = 1 << 0
-	flagRedundantGT  = 1 << 1
-	flagZeroedGrain  = 1 << 2
 	flagCompressed   = 1 << 16
 	flagMarkers      = 1 << 17
 
