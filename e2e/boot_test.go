@@ -30,11 +30,19 @@ func TestExampleDiskBoots(t *testing.T) {
 // console. TCG emulation is slow: the budget is minutes.
 func bootAndExpect(t *testing.T, disk, logName string, expect, fail []string) {
 	t.Helper()
+	bootImageAndExpect(t, disk, "raw", logName, expect, fail)
+}
+
+// bootImageAndExpect is bootAndExpect for an image in a QEMU block format
+// other than raw ("qcow2", "vpc", "vmdk").
+func bootImageAndExpect(t *testing.T, disk, format, logName string, expect, fail []string) {
+	t.Helper()
 	consoleLog := filepath.Join(env.workDir, logName)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	res, err := qemu.Boot(ctx, qemu.Options{
 		Disk:       disk,
+		Format:     format,
 		Network:    true,
 		Timeout:    12 * time.Minute,
 		ConsoleLog: consoleLog,

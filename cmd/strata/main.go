@@ -44,6 +44,7 @@ func newRootCmd() *cobra.Command {
 		newTargetsCmd(),
 		newOutlineCmd(),
 		newSchemaCmd(),
+		newConvertCmd(),
 		newInspectCmd(),
 		newFrontendCmd(),
 		newVersionCmd(),

@@ -1,0 +1,198 @@
+// Package formats turns a raw disk image into the files clouds and
+// hypervisors import: qcow2 (plain or compressed), VHD (fixed, as Azure
+// wants, or dynamic), stream-optimized VMDK, OVA and GCE's tar.gz. Each format
+// lives in its own package; this one names them, in one table, and writes
+// the output atomically.
+package formats
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/strata-dev/strata/exporters/formats/gce"
+	"github.com/strata-dev/strata/exporters/formats/ova"
+	"github.com/strata-dev/strata/exporters/formats/qcow2"
+	"github.com/strata-dev/strata/exporters/formats/rawdisk"
+	"github.com/strata-dev/strata/exporters/formats/vhd"
+	"github.com/strata-dev/strata/exporters/formats/vmdk"
+)
+
+// Options apply to every format; each ignores what it has no field for.
+type Options struct {
+	// Seed determines identifiers inside the image (a VHD's unique ID, a
+	// VMDK's content IDs): the same disk and seed give the same file.
+	Seed string
+	// Time is written where a format records one (the VHD footer, the GCE
+	// archive); zero writes none. Use SOURCE_DATE_EPOCH.
+	Time time.Time
+	// Workers is how many goroutines compress (0: GOMAXPROCS).
+	Workers int
+}
+
+// Format is one output format.
+type Format struct {
+	Name        string // as the CLI spells it
+	Description string
+	Extension   string // of the output file, without the dot
+	// QemuFormat is qemu-img's name for the format ("" when qemu-img
+	// cannot read it).
+	QemuFormat string
+	// VirtualSize is the disk size the format gives a raw disk of size
+	// bytes (formats round up to their unit).
+	VirtualSize func(size int64) int64
+	// write converts src into dst; name is the output's file name.
+	write func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, name string) (int64, error)
+}
+
+// All lists the formats, in the order the CLI shows them.
+var All = []Format{
+	{
+		Name:        "qcow2",
+		Description: "qcow2 v3 (QEMU, OpenStack), data clusters stored as they are",
+		Extension:   "qcow2", QemuFormat: "qcow2",
+		VirtualSize: func(size int64) int64 { return (size + 511) &^ 511 },
+		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, _ string) (int64, error) {
+			return qcow2.Write(ctx, dst, src, qcow2.Options{Workers: o.Workers})
+		},
+	},
+	{
+		Name:        "qcow2-compressed",
+		Description: "qcow2 v3 with deflate-compressed clusters",
+		Extension:   "qcow2", QemuFormat: "qcow2",
+		VirtualSize: func(size int64) int64 { return (size + 511) &^ 511 },
+		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, _ string) (int64, error) {
+			return qcow2.Write(ctx, dst, src, qcow2.Options{Compress: true, Workers: o.Workers})
+		},
+	},
+	{
+		Name:        "vhd",
+		Description: "fixed VHD (Azure): the disk rounded up to a whole MiB, then a footer",
+		Extension:   "vhd", QemuFormat: "vpc",
+		VirtualSize: vhd.VirtualSize,
+		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, _ string) (int64, error) {
+			return vhd.WriteFixed(ctx, dst, src, vhd.Options{Seed: o.Seed, Time: o.Time})
+		},
+	},
+	{
+		Name:        "vhd-dynamic",
+		Description: "dynamic VHD: only the 2 MiB blocks that hold data",
+		Extension:   "vhd", QemuFormat: "vpc",
+		VirtualSize: vhd.VirtualSize,
+		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, _ string) (int64, error) {
+			return vhd.WriteDynamic(ctx, dst, src, vhd.Options{Seed: o.Seed, Time: o.Time})
+		},
+	},
+	{
+		Name:        "vmdk",
+		Description: "stream-optimized VMDK (vSphere, OVA, AWS import)",
+		Extension:   "vmdk", QemuFormat: "vmdk",
+		VirtualSize: vmdk.Capacity,
+		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, name string) (int64, error) {
+			return vmdk.Write(ctx, dst, src, vmdk.Options{Seed: o.Seed, FileName: name, Workers: o.Workers})
+		},
+	},
+	{
+		Name:        "ova",
+		Description: "OVA for vSphere: OVF descriptor (EFI, 2 vCPU, 4 GiB, pvscsi, vmxnet3), the VMDK, a SHA-256 manifest",
+		Extension:   "ova",
+		VirtualSize: vmdk.Capacity,
+		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, name string) (int64, error) {
+			return ova.Write(ctx, dst, filepath.Dir(dst.Name()), src, ova.Options{Name: ova.Stem(name), Seed: o.Seed, Time: o.Time, Workers: o.Workers})
+		},
+	},
+	{
+		Name:        "gce",
+		Description: "GCE image archive: disk.raw (whole GiB) in a sparse old-GNU tar, gzip'd",
+		Extension:   "tar.gz",
+		VirtualSize: gce.DiskSize,
+		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, _ string) (int64, error) {
+			return gce.Write(ctx, dst, src, gce.Options{Time: o.Time, Workers: o.Workers})
+		},
+	},
+}
+
+// Names lists the format names.
+func Names() []string {
+	names := make([]string, len(All))
+	for i, f := range All {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// Lookup finds a format by name.
+func Lookup(name string) (Format, error) {
+	for _, f := range All {
+		if f.Name == name {
+			return f, nil
+		}
+	}
+	return Format{}, fmt.Errorf("unknown format %q (want one of %s)", name, strings.Join(Names(), ", "))
+}
+
+// OutputName is the file name a conversion of src gets: its name without
+// a .raw or .img extension, plus the format's.
+func (f Format) OutputName(src string) string {
+	base := filepath.Base(src)
+	for _, ext := range []string{".raw", ".img"} {
+		base = strings.TrimSuffix(base, ext)
+	}
+	return base + "." + f.Extension
+}
+
+// Result describes a converted image.
+type Result struct {
+	Path        string
+	Size        int64 // the file's size
+	VirtualSize int64 // the disk it holds
+}
+
+// Convert writes src, a raw disk image, to dst in format f. The image goes
+// to a temporary file next to dst, renamed into place only when complete,
+// so a failed or killed run leaves no partial output. Like qemu-img, it
+// does not fsync: the rename already protects against a killed run, and
+// forcing the data to disk would cost more than the conversion.
+func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Result, err error) {
+	disk, err := rawdisk.Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer disk.Close()
+
+	dir, name := filepath.Split(dst)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating output: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	size, err := f.write(ctx, tmp, disk, o, name)
+	if err != nil {
+		return nil, err
+	}
+	if end, err := tmp.Seek(0, io.SeekEnd); err != nil || end != size {
+		return nil, fmt.Errorf("%s writer produced %d bytes, reported %d (%v)", f.Name, end, size, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, fmt.Errorf("closing output: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return nil, fmt.Errorf("renaming output into place: %w", err)
+	}
+	return &Result{Path: dst, Size: size, VirtualSize: f.VirtualSize(disk.Size())}, nil
+}

@@ -1,0 +1,230 @@
+// Package testdisk makes raw disks for the format writers' tests and wraps
+// qemu-img, the reference every converted image is checked against.
+package testdisk
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/fat32"
+	"github.com/diskfs/go-diskfs/partition/gpt"
+)
+
+// Synthetic writes a sparse raw disk of size bytes with the patterns that
+// trip format writers up, and returns its path:
+//   - random (incompressible) blocks and text-like (compressible) blocks,
+//   - runs of written zeros inside data (allocated, yet must become holes),
+//   - one non-zero byte at the very start and one at the very end,
+//   - holes everywhere else,
+//   - and, when size is not a multiple of 64 KiB, a partial last cluster.
+//
+// The content depends on seed alone.
+func Synthetic(t testing.TB, dir string, size int64, seed uint64) string {
+	t.Helper()
+	path := filepath.Join(dir, fmt.Sprintf("synthetic-%d.raw", seed))
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5157))
+	put := func(off int64, b []byte) {
+		if off < 0 || off+int64(len(b)) > size {
+			return
+		}
+		if _, err := f.WriteAt(b, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const mib = 1 << 20
+	put(0, []byte{0xeb})
+	put(size-1, []byte{0x55})
+	for off := int64(mib); off < size-mib; off += int64(1+rng.IntN(4)) * mib {
+		n := 4096 * (1 + rng.IntN(96)) // up to 384 KiB, not cluster-aligned
+		at := off + int64(512*rng.IntN(2048))
+		switch rng.IntN(4) {
+		case 0:
+			put(at, randomBytes(rng, n))
+		case 1, 2:
+			put(at, textBytes(rng, n))
+		default:
+			put(at, make([]byte, n)) // allocated zeros
+			put(at+int64(n), textBytes(rng, 777))
+		}
+	}
+	// Data right up to the end, so a partial last cluster holds some.
+	put(size-5000, textBytes(rng, 4000))
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func randomBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
+	}
+	return b
+}
+
+func textBytes(rng *rand.Rand, n int) []byte {
+	words := []string{"kubelet", "containerd", "/usr/lib/x86_64-linux-gnu/", "systemd", "\x7fELF\x02\x01\x01", "0000000000", "strata"}
+	var b bytes.Buffer
+	for b.Len() < n {
+		b.WriteString(words[rng.IntN(len(words))])
+		b.WriteByte(" \n\x00"[rng.IntN(3)])
+	}
+	return b.Bytes()[:n]
+}
+
+// GPTDisk writes a real partitioned disk: a GPT with a FAT32 EFI System
+// Partition holding a few files (one of them incompressible), made with
+// go-diskfs as the disk assembler does.
+func GPTDisk(t testing.TB, dir string) string {
+	t.Helper()
+	const size, start, partSize = 48 << 20, 1 << 20, 40 << 20
+	path := filepath.Join(dir, "gpt.raw")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	table := &gpt.Table{
+		LogicalSectorSize: 512, PhysicalSectorSize: 512, ProtectiveMBR: true,
+		GUID: "8A6A3C5E-2B1D-4C7E-9F10-0123456789AB",
+		Partitions: []*gpt.Partition{{
+			Index: 1, Start: start / 512, End: (start+partSize)/512 - 1,
+			Type: gpt.EFISystemPartition, Name: "ESP", GUID: "1B2C3D4E-5F60-4718-8293-A4B5C6D7E8F9",
+		}},
+	}
+	w, err := file.New(f, false).Writable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := table.Write(w, size); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := fat32.Create(file.New(f, false), partSize, start, 512, "ESP", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	files := map[string][]byte{
+		"/EFI/BOOT/BOOTX64.EFI": randomBytes(rng, 3<<20+123),
+		"/loader/loader.conf":   []byte("timeout 0\ndefault strata.conf\n"),
+		"/strata/notes.txt":     textBytes(rng, 1<<20),
+	}
+	for p, data := range files {
+		if err := fs.Mkdir(filepath.Dir(p)); err != nil {
+			t.Fatal(err)
+		}
+		fh, err := fs.OpenFile(p, os.O_CREATE|os.O_RDWR)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fh.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path
+}
+
+// NeedQemuImg skips the test when qemu-img is not installed
+// (e2e/setup-host.sh installs it).
+func NeedQemuImg(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("qemu-img"); err != nil {
+		t.Skip("qemu-img not installed (qemu-utils; run e2e/setup-host.sh)")
+	}
+}
+
+// Info is what `qemu-img info` reports about an image.
+type Info struct {
+	Format      string `json:"format"`
+	VirtualSize int64  `json:"virtual-size"`
+	ActualSize  int64  `json:"actual-size"`
+	// FormatSpecific carries e.g. a VMDK's create type and a qcow2's
+	// compat level.
+	FormatSpecific struct {
+		Type string `json:"type"`
+		Data struct {
+			Compat     string `json:"compat"`
+			CreateType string `json:"create-type"`
+		} `json:"data"`
+	} `json:"format-specific"`
+}
+
+// QemuInfo runs `qemu-img info --output=json` on path. An empty format
+// lets qemu-img probe it; a fixed VHD must be named ("vpc"), since its only
+// metadata is a footer and qemu probes the start of a file.
+func QemuInfo(t testing.TB, path, format string) Info {
+	t.Helper()
+	args := []string{"info", "--output=json"}
+	if format != "" {
+		args = append(args, "-f", format)
+	}
+	out := run(t, "qemu-img", append(args, path)...)
+	var info Info
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatalf("qemu-img info: %v\n%s", err, out)
+	}
+	return info
+}
+
+// QemuCheck runs `qemu-img check` and fails the test unless the image is
+// clean: no errors, no leaked clusters, no corruptions.
+func QemuCheck(t testing.TB, path, format string) {
+	t.Helper()
+	cmd := exec.Command("qemu-img", "check", "-f", format, path)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("qemu-img check -f %s %s: %v\n%s", format, path, err, out)
+	}
+	if !strings.Contains(string(out), "No errors were found") {
+		t.Fatalf("qemu-img check -f %s %s is not clean:\n%s", format, path, out)
+	}
+}
+
+// QemuCompare fails the test unless qemu-img finds the two images'
+// contents identical (a longer image must be zeros past the shorter one).
+func QemuCompare(t testing.TB, raw, image, format string) {
+	t.Helper()
+	cmd := exec.Command("qemu-img", "compare", "-f", "raw", "-F", format, raw, image)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit) && exit.ExitCode() == 1:
+		t.Fatalf("qemu-img compare: %s differs from %s:\n%s", image, raw, out)
+	default:
+		t.Fatalf("qemu-img compare %s %s: %v\n%s", raw, image, err, out)
+	}
+}
+
+func run(t testing.TB, name string, args ...string) []byte {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
