@@ -22,7 +22,7 @@ import (
 // A mapping may also name a release image, to move it (url) or pin it
 // (sha256) as kubernetes.artifacts does for binaries.
 type Image struct {
-	// Name names the tarball in the node (/var/lib/strata/images/NAME.tar)
+	// Name names the tarball in the node (/usr/lib/strata/images/NAME.tar)
 	// and in progress and errors; for a release image it is also which one.
 	Name string `yaml:"name" json:"name,omitempty"`
 	// URL is where the tarball is fetched from; required unless Name is a
@@ -57,7 +57,7 @@ func (v *validator) images(list []Image) {
 		case img.Name == "":
 			v.fail(field+".name", "required; name a release image (%s), or name the tarball given by url", strings.Join(ReleaseImages, ", "))
 		case len(img.Name) > maxNameLen || !imageNamePattern.MatchString(img.Name):
-			v.fail(nameField, "invalid image name %q; use up to %d lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit (it names /var/lib/strata/images/NAME.tar)", img.Name, maxNameLen)
+			v.fail(nameField, "invalid image name %q; use up to %d lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit (it names /usr/lib/strata/images/NAME.tar)", img.Name, maxNameLen)
 		case img.URL == "" && !IsReleaseImage(img.Name):
 			msg := "unknown release image " + strconv.Quote(img.Name) + "; release images are " + strings.Join(ReleaseImages, ", ")
 			if s := suggest(img.Name, ReleaseImages); s != "" {

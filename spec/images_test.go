@@ -65,7 +65,7 @@ func TestImagesErrors(t *testing.T) {
 				"    - {name: Pause, url: ftp://mirror.example/pause.tar, sha256: " + strings.ToUpper(testSum) + "}\n" +
 				"    - {name: etcd, url: 'https://mirror.example/images/'}\n",
 			want: "node.yaml:11:7: kubernetes.images[0].name: required; name a release image (kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy), or name the tarball given by url\n" +
-				`node.yaml:12:8: kubernetes.images[1].name: invalid image name "Pause"; use up to 63 lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit (it names /var/lib/strata/images/NAME.tar)` + "\n" +
+				`node.yaml:12:8: kubernetes.images[1].name: invalid image name "Pause"; use up to 63 lowercase letters, digits, '.', '_' and '-', starting and ending with a letter or digit (it names /usr/lib/strata/images/NAME.tar)` + "\n" +
 				`node.yaml:12:21: kubernetes.images[1].url: invalid URL "ftp://mirror.example/pause.tar"; use the http:// or https:// URL of the image tarball` + "\n" +
 				`node.yaml:12:58: kubernetes.images[1].sha256: invalid sha256 "` + strings.ToUpper(testSum) + `"; use the 64 lowercase hex digits (as sha256sum prints them)` + "\n" +
 				`node.yaml:13:20: kubernetes.images[2].url: invalid URL "https://mirror.example/images/"; use the http:// or https:// URL of the image tarball`,

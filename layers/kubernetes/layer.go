@@ -58,12 +58,21 @@ func Build(in Input) (llb.State, error) {
 		return llb.State{}, fmt.Errorf("no verified digest for %s", strings.Join(missing, ", "))
 	}
 
+	var bins, images []Artifact
+	for _, a := range arts {
+		if a.isImage() {
+			images = append(images, a)
+		} else {
+			bins = append(bins, a)
+		}
+	}
 	var install llb.State
 	if in.Tree != nil {
-		install = installFromTree(in, arts)
+		install = installFromTree(in, bins)
 	} else {
-		install = installArtifacts(in, arts)
+		install = installArtifacts(in, bins)
 	}
+	install = placeImages(in, images, install)
 	config, err := configure(in)
 	if err != nil {
 		return llb.State{}, err
@@ -81,7 +90,7 @@ func installArtifacts(in Input, arts []Artifact) llb.State {
 	for _, a := range arts {
 		dgst := in.Digests[a.Name]
 		opts := []llb.HTTPOption{llb.Checksum(dgst), llb.Filename(a.File), llb.Chmod(0o755),
-			llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch %s %s from %s (%s)", a.Name, a.Version, a.URL, short(dgst)))}
+			llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch %s from %s (%s)", a.Label(), a.URL, short(dgst)))}
 		for _, o := range located(in, a.Field) {
 			opts = append(opts, o)
 		}
@@ -114,7 +123,7 @@ func installFromTree(in Input, arts []Artifact) llb.State {
 			// downloads get the same mode from llb.Chmod.
 			info.Mode = &llb.ChmodOpt{Mode: 0o755}
 		}
-		name := fmt.Sprintf("[kubernetes 1/2] install %s %s from %s:%s (%s)", a.Name, a.Version, in.Tree.Name, a.Path, short(in.Digests[a.Name]))
+		name := fmt.Sprintf("[kubernetes 1/2] install %s from %s:%s (%s)", a.Label(), in.Tree.Name, a.Path, short(in.Digests[a.Name]))
 		st = st.File(llb.Copy(in.Tree.State, a.Path, dest, info), append(located(in, a.Field), llb.WithCustomName(name))...)
 	}
 	return st
@@ -152,7 +161,8 @@ func configure(in Input) (func(llb.State) llb.State, error) {
 	for _, f := range cfg {
 		b.File(f)
 	}
-	for _, unit := range enabledUnits {
+	enable := units(in.Kubernetes)
+	for _, unit := range enable {
 		b.Symlink("/usr/lib/systemd/system/"+unit, "/etc/systemd/system/multi-user.target.wants/"+unit)
 	}
 	// kubelet refuses to run with swap on; masking the target keeps any
@@ -160,7 +170,7 @@ func configure(in Input) (func(llb.State) llb.State, error) {
 	b.Symlink("/dev/null", "/etc/systemd/system/swap.target")
 	return func(st llb.State) llb.State {
 		return b.Apply(st, append(located(in, "kubernetes"),
-			llb.WithCustomName("[kubernetes 2/2] configure containerd and kubelet, enable "+strings.Join(enabledUnits, " ")))...)
+			llb.WithCustomName("[kubernetes 2/2] configure containerd and kubelet, enable "+strings.Join(enable, " ")))...)
 	}, nil
 }
 
