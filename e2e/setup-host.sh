@@ -11,6 +11,7 @@ packages=(
 	fdisk           # sfdisk in tests
 	attr libcap2-bin # getfattr/setcap in the fidelity test
 	qemu-system-x86 qemu-utils ovmf # boot tests
+	gcc libc6-dev   # the e2e fixture's pause image, compiled from upstream's pause.c
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -18,6 +18,9 @@ type inputs struct {
 	debs   map[string]debPin // by package name
 	kube   *goBuild
 	crictl *goBuild
+	// The image tarballs' builds (images.go).
+	kubeProxy *goBuild
+	pause     *pauseBuild
 }
 
 // gatherInputs resolves the Debian packages apt would fetch and the Go
@@ -35,6 +38,12 @@ func gatherInputs(ctx context.Context, repo string) (*inputs, error) {
 		return nil, err
 	}
 	if in.crictl, err = crictlTool.resolve(ctx, repo); err != nil {
+		return nil, err
+	}
+	if in.kubeProxy, err = kubeProxyTool.resolve(ctx, repo); err != nil {
+		return nil, err
+	}
+	if in.pause, err = resolvePause(ctx, in.kube); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -62,6 +71,8 @@ func (in *inputs) describe() string {
 	}
 	b.WriteString(in.kube.describe())
 	b.WriteString(in.crictl.describe())
+	b.WriteString(in.kubeProxy.describe())
+	b.WriteString(in.pause.describe())
 	return b.String()
 }
 

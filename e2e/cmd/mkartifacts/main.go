@@ -8,7 +8,9 @@
 // module proxy at the release e2e/k8stools pins, crictl at the release
 // e2e/k8stools/crictl pins; containerd, runc and the CNI plugins come from
 // Debian's packages, repacked as their projects publish them. Each artifact
-// has its project's checksum files, in its project's format.
+// has its project's checksum files, in its project's format. The tree also
+// serves two image tarballs for kubernetes.images: kube-proxy.tar beside the
+// binaries, and a pause image; images.go says how far they are upstream's.
 //
 // The tree lands in CACHE/<key>/release-tree, where key is a short hash of
 // every input, so a second run with the same inputs does no work. The Go
@@ -42,6 +44,7 @@ import (
 type fixture struct {
 	Dir string `json:"dir"`
 	releaseserver.Release
+	imagesFixture
 }
 
 func main() {
@@ -85,7 +88,7 @@ func run(ctx context.Context, cacheDir, repo string) (*fixture, error) {
 		return nil, err
 	}
 	keyDir := filepath.Join(cacheDir, in.key())
-	fx := &fixture{Dir: filepath.Join(keyDir, "release-tree"), Release: in.release()}
+	fx := &fixture{Dir: filepath.Join(keyDir, "release-tree"), Release: in.release(), imagesFixture: in.images()}
 	if err := os.MkdirAll(keyDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create cache dir: %w", err)
 	}
@@ -137,6 +140,9 @@ func build(ctx context.Context, cacheDir, keyDir string, fx *fixture, in *inputs
 
 	tree := filepath.Join(work, "release-tree")
 	if err := layOut(tree, fx.Release, src); err != nil {
+		return err
+	}
+	if err := buildImages(ctx, cacheDir, work, tree, fx.Release, in); err != nil {
 		return err
 	}
 	if err := writeFileAtomic(filepath.Join(keyDir, "inputs.txt"), []byte(in.describe()), 0o644); err != nil {
