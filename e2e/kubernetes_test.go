@@ -28,6 +28,9 @@ type release struct {
 	Runc               string `json:"runc"`
 	Crictl             string `json:"crictl"`
 	CNI                string `json:"cni"`
+	// The pause image tarball's URL path and name (images_test.go).
+	PausePath  string `json:"pausePath"`
+	PauseImage string `json:"pauseImage"`
 }
 
 var k8sRelease = sync.OnceValues(func() (*release, error) {

@@ -12,6 +12,7 @@ packages=(
 	attr libcap2-bin # getfattr/setcap in the fidelity test
 	squashfs-tools erofs-utils # strata sysext and its tests (unsquashfs, fsck.erofs)
 	qemu-system-x86 qemu-utils ovmf # boot tests
+	gcc libc6-dev   # the e2e fixture's pause image, compiled from upstream's pause.c
 )
 missing=()
 for p in "${packages[@]}"; do

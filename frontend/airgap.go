@@ -137,15 +137,15 @@ func verifyArtifact(ctx context.Context, ref gwclient.Reference, a kubernetes.Ar
 		return "", err
 	}
 	if err := requireFile(ctx, ref, a.Path); err != nil {
-		return "", fmt.Errorf("%s %s: %w", a.Name, a.Version, err)
+		return "", fmt.Errorf("%s: %w", a.Label(), err)
 	}
 	got, err := hashReader(&refReader{ctx: ctx, ref: ref, path: a.Path})
 	if err != nil {
-		return "", fmt.Errorf("%s %s: reading %s from context %s: %w", a.Name, a.Version, a.Path, ContextKubernetesArtifacts, err)
+		return "", fmt.Errorf("%s: reading %s from context %s: %w", a.Label(), a.Path, ContextKubernetesArtifacts, err)
 	}
 	if got != want {
-		return "", fmt.Errorf("%s %s: checksum mismatch for context %s:%s: %s expects %s, the file has %s",
-			a.Name, a.Version, ContextKubernetesArtifacts, a.Path, expectation(a), want, got)
+		return "", fmt.Errorf("%s: checksum mismatch for context %s:%s: %s expects %s, the file has %s",
+			a.Label(), ContextKubernetesArtifacts, a.Path, expectation(a), want, got)
 	}
 	return got, nil
 }
@@ -157,15 +157,15 @@ func expectedDigest(ctx context.Context, ref gwclient.Reference, a kubernetes.Ar
 		return digest.NewDigestFromEncoded(digest.SHA256, strings.ToLower(a.Pinned)), nil
 	}
 	if err := requireFile(ctx, ref, a.ChecksumPath); err != nil {
-		return "", fmt.Errorf("%s %s: %w", a.Name, a.Version, err)
+		return "", fmt.Errorf("%s: %w", a.Label(), err)
 	}
 	data, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: a.ChecksumPath})
 	if err != nil {
-		return "", fmt.Errorf("%s %s: reading %s from context %s: %w", a.Name, a.Version, a.ChecksumPath, ContextKubernetesArtifacts, err)
+		return "", fmt.Errorf("%s: reading %s from context %s: %w", a.Label(), a.ChecksumPath, ContextKubernetesArtifacts, err)
 	}
 	dgst, err := kubernetes.ParseChecksum(data, path.Base(a.Path))
 	if err != nil {
-		return "", fmt.Errorf("%s %s: checksum file %s in context %s: %w", a.Name, a.Version, a.ChecksumPath, ContextKubernetesArtifacts, err)
+		return "", fmt.Errorf("%s: checksum file %s in context %s: %w", a.Label(), a.ChecksumPath, ContextKubernetesArtifacts, err)
 	}
 	return dgst, nil
 }
@@ -204,7 +204,7 @@ func expectation(a kubernetes.Artifact) string {
 // when the expected digest comes from it, else the version field.
 func artifactField(a kubernetes.Artifact) string {
 	if a.Pinned != "" {
-		return "kubernetes.artifacts." + a.Name + ".sha256"
+		return a.PinField
 	}
 	return a.Field
 }

@@ -64,13 +64,13 @@ func kubernetesDigests(ctx context.Context, c gwclient.Client, bc *dockerui.Clie
 func fetchChecksum(ctx context.Context, c gwclient.Client, bc *dockerui.Client, a kubernetes.Artifact) (digest.Digest, error) {
 	const name = "checksum"
 	st := llb.HTTP(a.ChecksumURL, llb.Filename(name),
-		llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch checksum of %s %s: %s", a.Name, a.Version, a.ChecksumURL)))
+		llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch checksum of %s: %s", a.Label(), a.ChecksumURL)))
 	def, err := st.Marshal(ctx)
 	if err != nil {
 		return "", err
 	}
 	unreachable := func(err error) error {
-		return fmt.Errorf("fetching the checksum of %s from %s: %w; check kubernetes.source and that the version is published", a.Name, a.ChecksumURL, err)
+		return fmt.Errorf("fetching the checksum of %s from %s: %w; %s", a.Label(), a.ChecksumURL, err, checksumHint(a))
 	}
 	// Evaluate, so a fetch failure surfaces here rather than as a read error.
 	res, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports, Evaluate: true})
@@ -89,8 +89,18 @@ func fetchChecksum(ctx context.Context, c gwclient.Client, bc *dockerui.Client, 
 	if err != nil {
 		// Reachable but wrong: typically a mirror answering 200 with an
 		// error page, or serving another project's checksum format.
-		return "", fmt.Errorf("checksum file %s of %s %s: %w; check that kubernetes.source serves upstream's checksum files unchanged, or pin the digest with kubernetes.artifacts.%s.sha256",
-			a.ChecksumURL, a.Name, a.Version, err, a.Name)
+		return "", fmt.Errorf("checksum file %s of %s: %w; check that kubernetes.source serves upstream's checksum files unchanged, or pin the digest with kubernetes.artifacts.%s.sha256",
+			a.ChecksumURL, a.Label(), err, a.Name)
 	}
 	return dgst, nil
+}
+
+// checksumHint says what to check when a checksum file cannot be fetched: a
+// download at its upstream place depends on kubernetes.source and the
+// version; one at a URL of the spec's own, on that URL.
+func checksumHint(a kubernetes.Artifact) string {
+	if a.Version != "" {
+		return "check kubernetes.source and that the version is published"
+	}
+	return "check that the checksum file is published beside the tarball, or pin " + a.PinField
 }

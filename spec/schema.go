@@ -44,6 +44,10 @@ var fieldDocs = map[string]string{
 	"kubernetes.artifacts.*":        "one artifact's override",
 	"kubernetes.artifacts.*.url":    "where to fetch it instead",
 	"kubernetes.artifacts.*.sha256": "its sha256 (64 hex digits); wins over the published checksum file",
+	"kubernetes.images":             "image tarballs imported into containerd's k8s.io namespace before kubelet starts: a release image name (kube-proxy, ...) or {name, url, sha256}",
+	"kubernetes.images[].name":      "a release image name, or any name for a tarball given by url",
+	"kubernetes.images[].url":       "where to fetch the tarball (its url.sha256 is its checksum file)",
+	"kubernetes.images[].sha256":    "its sha256 (64 hex digits); wins over the checksum file",
 	"kubernetes.sysext":             "the systemd-sysext image (install: sysext, kubernetes-sysext target)",
 	"kubernetes.sysext.format":      "its filesystem",
 	"kubernetes.sysext.updates":     "systemd-sysupdate source URL for patch releases (install: sysext)",
@@ -200,6 +204,10 @@ func fieldSchema(t reflect.Type, path string) map[string]any {
 		s = objectSchema(t, path)
 	case t.Kind() == reflect.Map:
 		s = map[string]any{"type": "object", "additionalProperties": map[string]any{"type": []string{"string", "number", "boolean"}}}
+	case path == "kubernetes.images":
+		// An entry is a release image name, or a mapping.
+		s = map[string]any{"type": "array", "items": map[string]any{"anyOf": []any{
+			map[string]any{"type": "string"}, objectSchema(t.Elem(), path+"[]")}}}
 	case t.Kind() == reflect.Slice:
 		item := fieldSchema(t.Elem(), path+"[]")
 		if c := fieldChoices()[path+"[]"]; c != nil {

@@ -94,6 +94,8 @@ func TestLoadGood(t *testing.T) {
 					Containerd: Artifact{SHA256: "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"},
 					CNI:        Artifact{URL: "https://mirror.example.com/cni/cni-plugins-linux-amd64-v1.9.1.tgz"},
 				},
+				Images: []Image{{Name: "kube-proxy"}, {Name: "pause", URL: "https://mirror.example.com/images/pause-3.10.tar",
+					SHA256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}},
 			},
 			Disk: fullDisk, Outputs: allOutputs,
 		}},
@@ -261,7 +263,11 @@ func TestPosition(t *testing.T) {
 		{k8s, "kubernetes.artifacts.containerd.url", Pos{}, false},
 		{k8s, "kubernetes.artifacts.cni.url", Pos{29, 11}, true},
 		{k8s, "kubernetes.artifacts.runc", Pos{}, false},
-		{k8s, "disk", Pos{31, 1}, true},
+		// "  images: [kube-proxy, {name: pause, url: ...}]"
+		{k8s, "kubernetes.images[0]", Pos{30, 12}, true},
+		{k8s, "kubernetes.images[0].name", Pos{}, false},
+		{k8s, "kubernetes.images[1].url", Pos{30, 38}, true},
+		{k8s, "disk", Pos{32, 1}, true},
 	}
 	for _, tt := range tests {
 		got, ok := tt.spec.Position(tt.field)

@@ -71,6 +71,9 @@ type Kubernetes struct {
 	// Artifacts overrides where single artifacts come from, for mirrors that
 	// do not follow the upstream layout, and pins their checksums.
 	Artifacts *Artifacts `yaml:"artifacts" json:"artifacts,omitzero"`
+	// Images are container image tarballs placed in the image and imported
+	// into containerd at boot (see images.go).
+	Images []Image `yaml:"images" json:"images,omitempty"`
 	// Sysext shapes the systemd-sysext image: the one install: sysext puts
 	// on the disk, and the kubernetes-sysext target's.
 	Sysext *Sysext `yaml:"sysext" json:"sysext,omitzero"`

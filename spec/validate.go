@@ -279,6 +279,7 @@ func (v *validator) kubernetes(k *Kubernetes) {
 	if k.Artifacts != nil {
 		v.artifacts(k.Artifacts)
 	}
+	v.images(k.Images)
 	if k.Source != "" {
 		u, err := url.Parse(k.Source)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

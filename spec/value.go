@@ -41,6 +41,17 @@ func (s *Spec) Value(path string) (value string, ok bool) {
 			items[i] = v.Index(i).String()
 		}
 		return strings.Join(items, ","), true
+	case v.Kind() == reflect.Slice && v.Type().Elem() == reflect.TypeOf(Image{}):
+		// Only a list of release image names has a build-arg spelling.
+		items := make([]string, v.Len())
+		for i := range items {
+			img := v.Index(i).Interface().(Image)
+			if img != (Image{Name: img.Name}) {
+				return "", false
+			}
+			items[i] = img.Name
+		}
+		return strings.Join(items, ","), true
 	}
 	return "", false
 }

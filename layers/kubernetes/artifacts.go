@@ -54,8 +54,11 @@ type Artifact struct {
 	// ChecksumPath is the checksum file's place in a release tree, empty
 	// when the spec pins the digest.
 	ChecksumPath string
-	// Field is the spec field that pins this artifact's version, for errors.
+	// Field is the spec field that pins this artifact's version (or, for an
+	// image, its list entry), for errors.
 	Field string
+	// PinField is the spec field that pins its digest, whether set or not.
+	PinField string
 
 	install install
 }
@@ -64,6 +67,17 @@ type Artifact struct {
 type install struct {
 	unpackTo string // an archive, extracted into this directory
 	binary   string // a single executable, placed at this path
+	image    string // an image tarball, placed at this path as data
+}
+
+// Label names the artifact in progress and errors: "kubelet v1.31.2",
+// "image kube-proxy v1.31.2", or "image pause" for a tarball that comes
+// with no version.
+func (a Artifact) Label() string {
+	if a.Version == "" {
+		return a.Name
+	}
+	return a.Name + " " + a.Version
 }
 
 // catalogEntry describes how upstream publishes one artifact.
@@ -144,9 +158,10 @@ var catalog = []catalogEntry{
 
 // Artifacts lists what the layer installs for k, with URLs resolved against
 // kubernetes.source and the per-artifact overrides, and each artifact's
-// path in a release tree.
+// path in a release tree: the catalog's binaries and archives, then the
+// image tarballs of kubernetes.images (see images.go).
 func Artifacts(k *spec.Kubernetes) []Artifact {
-	out := make([]Artifact, 0, len(catalog))
+	out := make([]Artifact, 0, len(catalog)+len(k.Images))
 	for _, e := range catalog {
 		version := e.version(k)
 		base := e.upstream
@@ -161,6 +176,7 @@ func Artifacts(k *spec.Kubernetes) []Artifact {
 			Path:         p,
 			ChecksumPath: e.checksum(p),
 			Field:        e.field,
+			PinField:     "kubernetes.artifacts." + e.name + ".sha256",
 			install:      e.install,
 		}
 		o := k.Artifacts.ByName(e.name)
@@ -175,5 +191,5 @@ func Artifacts(k *spec.Kubernetes) []Artifact {
 		}
 		out = append(out, a)
 	}
-	return out
+	return append(out, imageArtifacts(k)...)
 }

@@ -137,7 +137,7 @@ func configFiles(k *spec.Kubernetes, envFile string) ([]spec.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []spec.File{
+	return append([]spec.File{
 		{Path: "/etc/containerd/config.toml", Mode: "0644", Content: ctrConfig},
 		{Path: "/etc/containerd/conf.d/.keep", Mode: "0644", Content: ""},
 		{Path: "/etc/containerd/certs.d/.keep", Mode: "0644", Content: ""},
@@ -151,5 +151,5 @@ func configFiles(k *spec.Kubernetes, envFile string) ([]spec.File, error) {
 		{Path: "/etc/sysctl.d/99-kubernetes.conf", Mode: "0644", Content: sysctls},
 		{Path: "/etc/kubernetes-version", Mode: "0644", Content: k.Version + "\n"},
 		{Path: "/etc/kubernetes/manifests/.keep", Mode: "0644", Content: ""},
-	}, nil
+	}, imageFiles(k)...), nil
 }

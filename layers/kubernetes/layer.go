@@ -76,12 +76,21 @@ func Build(in Input) (Layer, error) {
 		return Layer{}, fmt.Errorf("no verified digest for %s", strings.Join(missing, ", "))
 	}
 
+	var bins, images []Artifact
+	for _, a := range arts {
+		if a.isImage() {
+			images = append(images, a)
+		} else {
+			bins = append(bins, a)
+		}
+	}
 	var install llb.State
 	if in.Tree != nil {
-		install = installFromTree(in, arts)
+		install = installFromTree(in, bins)
 	} else {
-		install = installArtifacts(in, arts)
+		install = installArtifacts(in, bins)
 	}
+	install = placeImages(in, images, install)
 	cfg, err := configFiles(in.Kubernetes, in.KubeletEnvFile)
 	if err != nil {
 		return Layer{}, err
@@ -125,7 +134,7 @@ func installArtifacts(in Input, arts []Artifact) llb.State {
 	for _, a := range arts {
 		dgst := in.Digests[a.Name]
 		opts := []llb.HTTPOption{llb.Checksum(dgst), llb.Filename(a.File), llb.Chmod(0o755),
-			llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch %s %s from %s (%s)", a.Name, a.Version, a.URL, short(dgst)))}
+			llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch %s from %s (%s)", a.Label(), a.URL, short(dgst)))}
 		for _, o := range located(in, a.Field) {
 			opts = append(opts, o)
 		}
@@ -155,7 +164,7 @@ func installFromTree(in Input, arts []Artifact) llb.State {
 			// downloads get the same mode from llb.Chmod.
 			info.Mode = &llb.ChmodOpt{Mode: 0o755}
 		}
-		name := fmt.Sprintf("[kubernetes 1/3] install %s %s from %s:%s (%s)", a.Name, a.Version, in.Tree.Name, a.Path, short(in.Digests[a.Name]))
+		name := fmt.Sprintf("[kubernetes 1/3] install %s from %s:%s (%s)", a.Label(), in.Tree.Name, a.Path, short(in.Digests[a.Name]))
 		st = st.File(llb.Copy(in.Tree.State, a.Path, dest, info), append(located(in, a.Field), llb.WithCustomName(name))...)
 	}
 	return st
@@ -198,14 +207,15 @@ func configure(in Input, cfg []spec.File) llb.State {
 	for _, f := range sortedByPath(cfg) {
 		b.File(f)
 	}
-	for _, unit := range enabledUnits {
+	enable := units(in.Kubernetes)
+	for _, unit := range enable {
 		b.Symlink("/usr/lib/systemd/system/"+unit, "/etc/systemd/system/multi-user.target.wants/"+unit)
 	}
 	// kubelet refuses to run with swap on; masking the target keeps any
 	// swap unit from activating.
 	b.Symlink("/dev/null", "/etc/systemd/system/swap.target")
 	return b.Apply(files.Root(), append(located(in, "kubernetes"),
-		llb.WithCustomName("[kubernetes 3/3] configure containerd and kubelet, enable "+strings.Join(enabledUnits, " ")))...)
+		llb.WithCustomName("[kubernetes 3/3] configure containerd and kubelet, enable "+strings.Join(enable, " ")))...)
 }
 
 func sortedByPath(fs []spec.File) []spec.File {

@@ -38,13 +38,18 @@ func loadSpecFile(t *testing.T, path string, args map[string]string) *spec.Spec 
 
 func buildGraph(t *testing.T, sp *spec.Spec) Graph {
 	t.Helper()
+	return buildGraphWith(t, sp, fakeDigests())
+}
+
+func buildGraphWith(t *testing.T, sp *spec.Spec, digests map[string]digest.Digest) Graph {
+	t.Helper()
 	distro, ok := overlays.Lookup(sp.Image.OS.Distro)
 	if !ok {
 		t.Fatalf("no distro %q", sp.Image.OS.Distro)
 	}
 	g, err := Build(Input{
 		Spec:              sp,
-		KubernetesDigests: fakeDigests(),
+		KubernetesDigests: digests,
 		StrataVersion:     "v0.0.0-golden",
 		Distro:            distro,
 		Base:              llb.Image("docker.io/library/debian:bookworm@sha256:0000000000000000000000000000000000000000000000000000000000000000"),

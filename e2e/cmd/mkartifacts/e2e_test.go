@@ -44,9 +44,9 @@ func TestFixtureE2E(t *testing.T) {
 	at := func(urlPath string) string { return filepath.Join(fx.Dir, filepath.FromSlash(urlPath)) }
 
 	artifacts := verifyTree(t, fx.Dir)
-	// containerd, runc, crictl, CNI, and kubelet, kubeadm, kubectl twice.
-	if len(artifacts) != 10 {
-		t.Errorf("%d artifacts in the tree, want 10: %q", len(artifacts), artifacts)
+	// containerd, runc, crictl, CNI, kubelet, kubeadm, kubectl twice, and two images.
+	if len(artifacts) != 12 {
+		t.Errorf("%d artifacts in the tree, want 12: %q", len(artifacts), artifacts)
 	}
 
 	// Unpack the tarballs as the node image build will.
@@ -104,6 +104,9 @@ func TestFixtureE2E(t *testing.T) {
 		{filepath.Join(containerdBin, "containerd"), []string{"--version"}, " " + fx.Containerd + "~"},
 		{at(fx.RuncBinary()), []string{"--version"}, "runc version " + fx.Runc + "+"},
 		{filepath.Join(crictlDir, "crictl"), []string{"--version"}, "crictl version v" + fx.Crictl + "\n"},
+		// The images' binaries, from inside the image tarballs.
+		{extractFromImage(t, at(fx.KubeBinary("kube-proxy.tar")), "usr/local/bin/kube-proxy"), []string{"--version"}, "Kubernetes " + fx.Kubernetes + "\n"},
+		{extractFromImage(t, at(fx.PausePath), "pause"), []string{"-v"}, "pause.c v" + strings.TrimPrefix(fx.PauseImage, "registry.k8s.io/pause:") + "-" + fx.Kubernetes + "\n"},
 	} {
 		out, err := exec.CommandContext(ctx, tc.bin, tc.args...).CombinedOutput()
 		if err != nil {

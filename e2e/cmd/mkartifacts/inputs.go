@@ -20,6 +20,9 @@ type inputs struct {
 	kube     *goBuild
 	kubePrev *goBuild // the previous Kubernetes release
 	crictl   *goBuild
+	// The image tarballs' builds (images.go).
+	kubeProxy *goBuild
+	pause     *pauseBuild
 }
 
 // gatherInputs resolves the Debian packages apt would fetch and the Go
@@ -47,6 +50,12 @@ func gatherInputs(ctx context.Context, repo string) (*inputs, error) {
 			kubePreviousTool.ModDir, in.kubePrev.release.Version, in.kube.release.Version, kubeTool.ModDir)
 	}
 	if in.crictl, err = crictlTool.resolve(ctx, repo); err != nil {
+		return nil, err
+	}
+	if in.kubeProxy, err = kubeProxyTool.resolve(ctx, repo); err != nil {
+		return nil, err
+	}
+	if in.pause, err = resolvePause(ctx, in.kube); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -94,6 +103,8 @@ func (in *inputs) describe() string {
 	b.WriteString(in.kube.describe())
 	b.WriteString(in.kubePrev.describe())
 	b.WriteString(in.crictl.describe())
+	b.WriteString(in.kubeProxy.describe())
+	b.WriteString(in.pause.describe())
 	return b.String()
 }
 

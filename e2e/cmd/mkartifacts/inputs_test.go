@@ -95,9 +95,11 @@ func TestKeyCoversInputs(t *testing.T) {
 				"runc":                        {"runc", "1.1.5+ds1-1+deb12u1"},
 				"containernetworking-plugins": {"containernetworking-plugins", "1.1.1+ds1-3+b5"},
 			},
-			kube:     build(kubeTool, "v1.36.3"),
-			kubePrev: build(kubePreviousTool, "v1.36.2"),
-			crictl:   build(crictlTool, "v1.36.0"),
+			kube:      build(kubeTool, "v1.36.3"),
+			kubePrev:  build(kubePreviousTool, "v1.36.2"),
+			crictl:    build(crictlTool, "v1.36.0"),
+			kubeProxy: build(kubeProxyTool, "v1.36.3"),
+			pause:     &pauseBuild{srcDigest: "cc", tag: "3.10.2", rev: "v1.36.3", gcc: "gcc (Debian 12.2.0-14+deb12u1) 12.2.0"},
 		}
 	}
 	key := base().key()
@@ -112,6 +114,10 @@ func TestKeyCoversInputs(t *testing.T) {
 		"ldflags":                  func(in *inputs) { in.kube.ldflags += " -X x.y=z" },
 		"the previous release":     func(in *inputs) { in.kubePrev.release.Version = "v1.36.1" },
 		"the previous go.sum":      func(in *inputs) { in.kubePrev.modDigest = "bb" },
+		"kube-proxy's flags":       func(in *inputs) { in.kubeProxy.ldflags += " -X x.y=z" },
+		"pause.c":                  func(in *inputs) { in.pause.srcDigest = "dd" },
+		"the pause tag":            func(in *inputs) { in.pause.tag = "3.10.3" },
+		"the C compiler":           func(in *inputs) { in.pause.gcc = "gcc (Debian 12.2.0-14+deb12u2) 12.2.0" },
 	} {
 		in := base()
 		change(in)

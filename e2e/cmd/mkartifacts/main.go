@@ -9,7 +9,9 @@
 // e2e/k8stools/previous pins (so a test can bump kubernetes.version), crictl
 // at the release e2e/k8stools/crictl pins; containerd, runc and the CNI plugins come from
 // Debian's packages, repacked as their projects publish them. Each artifact
-// has its project's checksum files, in its project's format.
+// has its project's checksum files, in its project's format. The tree also
+// serves two image tarballs for kubernetes.images: kube-proxy.tar beside the
+// binaries, and a pause image; images.go says how far they are upstream's.
 //
 // The tree lands in CACHE/<key>/release-tree, where key is a short hash of
 // every input, so a second run with the same inputs does no work. The Go
@@ -43,6 +45,7 @@ import (
 type fixture struct {
 	Dir string `json:"dir"`
 	releaseserver.Release
+	imagesFixture
 }
 
 func main() {
@@ -86,7 +89,7 @@ func run(ctx context.Context, cacheDir, repo string) (*fixture, error) {
 		return nil, err
 	}
 	keyDir := filepath.Join(cacheDir, in.key())
-	fx := &fixture{Dir: filepath.Join(keyDir, "release-tree"), Release: in.release()}
+	fx := &fixture{Dir: filepath.Join(keyDir, "release-tree"), Release: in.release(), imagesFixture: in.images()}
 	if err := os.MkdirAll(keyDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create cache dir: %w", err)
 	}
@@ -140,6 +143,9 @@ func build(ctx context.Context, cacheDir, keyDir string, fx *fixture, in *inputs
 
 	tree := filepath.Join(work, "release-tree")
 	if err := layOut(tree, fx.Release, src); err != nil {
+		return err
+	}
+	if err := buildImages(ctx, cacheDir, work, tree, fx.Release, in); err != nil {
 		return err
 	}
 	if err := writeFileAtomic(filepath.Join(keyDir, "inputs.txt"), []byte(in.describe()), 0o644); err != nil {

@@ -33,6 +33,11 @@ func init() {
 			{Path: "/etc/systemd/system/ssh.service.d/10-strata-host-keys.conf", Mode: "0644",
 				Content: "[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n"},
 			{Path: "/etc/hostname", Mode: "0644", Content: "localhost\n"},
+			// A container base has no /etc/hosts (the installer writes it on
+			// a real system), and containerd copies it into every
+			// host-network pod: kube-proxy and the control plane's static
+			// pods cannot start without it.
+			{Path: "/etc/hosts", Mode: "0644", Content: "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n"},
 		},
 	})
 }
