@@ -11,6 +11,9 @@
 #   bench/convert.sh DISK.raw   # any raw disk, e.g. from strata assemble
 #
 # RUNS (default 3) runs per tool, alternating; the best time of each counts.
+# CPU seconds (user+sys) are printed too: unlike wall time they barely
+# depend on what else runs on the machine. On an idle machine strata's wall
+# time approaches its CPU time divided by the cores it keeps busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +23,7 @@ trap 'rm -rf "$work"' EXIT
 
 e2e/setup-host.sh
 command -v bc >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null
+command -v /usr/bin/time >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null
 CGO_ENABLED=0 go build -o bin/strata ./cmd/strata
 
 raw=${1:-}
@@ -45,17 +49,15 @@ fi
 echo "disk: $raw ($(du -h --apparent-size "$raw" | cut -f1) apparent, $(du -h "$raw" | cut -f1) allocated)"
 cat "$raw" >/dev/null # both tools start from the page cache
 
-now() { date +%s.%N; }
-
-# timed OUT CMD...: runs CMD, prints its wall time in seconds.
+# timed OUT CMD...: runs CMD after removing OUT, prints "wall,cpu" in
+# seconds (cpu = user + sys).
 timed() {
 	local out=$1
 	shift
 	rm -f "$out"
-	local start
-	start=$(now)
-	"$@" >/dev/null
-	echo "$(now) - $start" | bc
+	/usr/bin/time -f "%e %U %S" -o "$work/time" "$@" >/dev/null
+	read -r wall user sys <"$work/time"
+	echo "$wall,$(echo "$user + $sys" | bc)"
 }
 
 strata_run() { # FORMAT OUT
@@ -64,9 +66,10 @@ strata_run() { # FORMAT OUT
 	timed "$2" bin/strata convert --seed bench --format "$1" -o "$dir" "$raw"
 }
 
-best() { printf '%s\n' "$@" | sort -g | head -1; }
+# best WALL,CPU...: the pair with the lowest wall time.
+best() { printf '%s\n' "$@" | sort -t, -k1 -g | head -1; }
 
-printf '%-18s %9s %9s %8s %14s %14s\n' format strata peer speed-up "strata bytes" "peer bytes"
+printf '%-18s %9s %9s %8s %9s %9s %14s %14s\n' format strata peer speed-up "cpu strata" "cpu peer" "strata bytes" "peer bytes"
 report() { # NAME STRATA_FILE PEER_FILE STRATA_TIMES... -- PEER_TIMES...
 	local name=$1 sf=$2 pf=$3
 	shift 3
@@ -78,8 +81,8 @@ report() { # NAME STRATA_FILE PEER_FILE STRATA_TIMES... -- PEER_TIMES...
 	local bs bp
 	bs=$(best "${st[@]}")
 	bp=$(best "${pt[@]}")
-	printf '%-18s %8.2fs %8.2fs %7.2fx %14d %14d\n' "$name" "$bs" "$bp" "$(echo "$bp / $bs" | bc -l)" \
-		"$(stat -c %s "$sf")" "$(stat -c %s "$pf")"
+	printf '%-18s %8.2fs %8.2fs %7.2fx %8.2fs %8.2fs %14d %14d\n' "$name" "${bs%,*}" "${bp%,*}" \
+		"$(echo "${bp%,*} / ${bs%,*}" | bc -l)" "${bs#*,}" "${bp#*,}" "$(stat -c %s "$sf")" "$(stat -c %s "$pf")"
 }
 
 stem=$(basename "${raw%.raw}")
