@@ -98,6 +98,19 @@ func TestBuildxNamedContextsAndArgs(t *testing.T) {
 	if !strings.Contains(log, "from context kubernetes-artifacts:") {
 		t.Errorf("the artifacts did not come from the named context:\n%s", tail(log, 60))
 	}
+
+	// KUBERNETES_VERSION picks the other release in the same tree.
+	prev := filepath.Join(t.TempDir(), "kubernetes-previous")
+	log, err = e.docker("strata-a", append(append([]string{"buildx", "build", "--progress", "plain",
+		"--build-arg", "BUILDKIT_SYNTAX=" + e.frontend, "-f", k8sSpec, "--target", "kubernetes",
+		"--output", "type=local,dest=" + prev}, airgapArgs(r, r.Dir)...),
+		"--build-arg", "KUBERNETES_VERSION="+r.PreviousKubernetes, ".")...)
+	if err != nil {
+		t.Fatalf("docker buildx build at %s: %v\n%s", r.PreviousKubernetes, err, tail(log, 60))
+	}
+	if data, err := os.ReadFile(filepath.Join(prev, "etc/kubernetes-version")); err != nil || string(data) != r.PreviousKubernetes+"\n" {
+		t.Errorf("KUBERNETES_VERSION=%s built %q (%v)", r.PreviousKubernetes, data, err)
+	}
 }
 
 // TestBuildxCall: --call targets and --call outline answer from the
