@@ -5,6 +5,7 @@ package ident
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 
 	"github.com/google/uuid"
 )
@@ -31,4 +32,11 @@ func Hash(seed, purpose string) [32]byte {
 	var sum [32]byte
 	h.Sum(sum[:0])
 	return sum
+}
+
+// Uint32 derives a 32-bit number from seed and purpose (the first four
+// bytes of Hash, big-endian).
+func Uint32(seed, purpose string) uint32 {
+	sum := Hash(seed, purpose)
+	return binary.BigEndian.Uint32(sum[:4])
 }

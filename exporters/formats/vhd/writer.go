@@ -7,8 +7,8 @@ import (
 	"io"
 	"time"
 
-	"github.com/strata-dev/strata/exporters/formats/ident"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
+	"github.com/strata-dev/strata/exporters/ident"
 )
 
 const (

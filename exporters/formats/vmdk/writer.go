@@ -10,9 +10,9 @@ import (
 	"sync"
 
 	"github.com/strata-dev/strata/exporters/formats/deflate"
-	"github.com/strata-dev/strata/exporters/formats/ident"
 	"github.com/strata-dev/strata/exporters/formats/pipeline"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
+	"github.com/strata-dev/strata/exporters/ident"
 )
 
 // DefaultLevel is the deflate level for grains: smaller output than
