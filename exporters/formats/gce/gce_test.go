@@ -19,25 +19,9 @@ import (
 
 func convert(t *testing.T, rawPath string, o Options) string {
 	t.Helper()
-	src, err := rawdisk.Open(rawPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	out := filepath.Join(t.TempDir(), "disk.tar.gz")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	n, err := Write(context.Background(), f, src, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := f.Stat(); st.Size() != n {
-		t.Fatalf("file is %d bytes, Write reported %d", st.Size(), n)
-	}
-	return out
+	return testdisk.Convert(t, rawPath, "disk.tar.gz", func(ctx context.Context, f *os.File, src *rawdisk.Disk) (int64, error) {
+		return Write(ctx, f, src, o)
+	})
 }
 
 // extractFile unpacks the archive with our reader into a sparse file.

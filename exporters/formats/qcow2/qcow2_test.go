@@ -20,25 +20,9 @@ const synthSize = 40<<20 + 7*512
 
 func convert(t *testing.T, rawPath string, o Options) string {
 	t.Helper()
-	src, err := rawdisk.Open(rawPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	out := filepath.Join(t.TempDir(), fmt.Sprintf("out-%v.qcow2", o.Compress))
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	size, err := Write(context.Background(), f, src, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := f.Stat(); st.Size() != size {
-		t.Fatalf("file is %d bytes, Write reported %d", st.Size(), size)
-	}
-	return out
+	return testdisk.Convert(t, rawPath, fmt.Sprintf("out-%v.qcow2", o.Compress), func(ctx context.Context, f *os.File, src *rawdisk.Disk) (int64, error) {
+		return Write(ctx, f, src, o)
+	})
 }
 
 func TestWriteIsWhatQemuReads(t *testing.T) {

@@ -20,29 +20,13 @@ const synthSize = 41<<20 + 7*512
 
 func convert(t *testing.T, rawPath string, dynamic bool, o Options) string {
 	t.Helper()
-	src, err := rawdisk.Open(rawPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	out := filepath.Join(t.TempDir(), fmt.Sprintf("out-%v.vhd", dynamic))
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	write := WriteFixed
 	if dynamic {
 		write = WriteDynamic
 	}
-	size, err := write(context.Background(), f, src, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := f.Stat(); st.Size() != size {
-		t.Fatalf("file is %d bytes, writer reported %d", st.Size(), size)
-	}
-	return out
+	return testdisk.Convert(t, rawPath, fmt.Sprintf("out-%v.vhd", dynamic), func(ctx context.Context, f *os.File, src *rawdisk.Disk) (int64, error) {
+		return write(ctx, f, src, o)
+	})
 }
 
 func TestWriteIsWhatQemuReads(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,25 +18,9 @@ const synthSize = 80<<20 + 7*512
 
 func convert(t *testing.T, rawPath string, o Options) string {
 	t.Helper()
-	src, err := rawdisk.Open(rawPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	out := filepath.Join(t.TempDir(), "disk.vmdk")
-	f, err := os.Create(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	n, err := Write(context.Background(), f, src, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, _ := f.Stat(); st.Size() != n {
-		t.Fatalf("file is %d bytes, Write reported %d", st.Size(), n)
-	}
-	return out
+	return testdisk.Convert(t, rawPath, "disk.vmdk", func(ctx context.Context, f *os.File, src *rawdisk.Disk) (int64, error) {
+		return Write(ctx, f, src, o)
+	})
 }
 
 func TestWriteIsWhatQemuReads(t *testing.T) {

@@ -4,6 +4,7 @@ package testdisk
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/fat32"
 	"github.com/diskfs/go-diskfs/partition/gpt"
+
+	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 )
 
 // Synthetic writes a sparse raw disk of size bytes with the patterns that
@@ -225,6 +228,32 @@ func run(t testing.TB, name string, args ...string) []byte {
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// Convert runs a format's writer on the raw disk at rawPath into a new file
+// called name in a temporary directory, checks that the size the writer
+// reports is the file's, and returns the file's path.
+func Convert(t testing.TB, rawPath, name string, write func(context.Context, *os.File, *rawdisk.Disk) (int64, error)) string {
+	t.Helper()
+	src, err := rawdisk.Open(rawPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	out := filepath.Join(t.TempDir(), name)
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n, err := write(context.Background(), f, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := f.Stat(); st.Size() != n {
+		t.Fatalf("file is %d bytes, the writer reported %d", st.Size(), n)
 	}
 	return out
 }
