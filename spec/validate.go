@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/strata-dev/strata/exporters/providers"
 )
 
 // Validate checks what Parse cannot: values, required fields and rules
@@ -395,9 +397,9 @@ func (v *validator) disk(d *Disk) {
 	}
 }
 
-// outputNames are the outputs accepted for now; each becomes a build
-// target.
-var outputNames = []string{"disk", "raw", "qemu", "aws", "azure", "gcp", "vsphere", "openstack"}
+// outputNames are the outputs a spec may list, each a build target: the
+// plain disk and one per provider.
+var outputNames = append([]string{"disk"}, providers.Names()...)
 
 func (v *validator) outputs(outputs []string) {
 	first := map[string]int{}
@@ -412,7 +414,29 @@ func (v *validator) outputs(outputs []string) {
 			continue
 		}
 		first[o] = i
+		if p, err := providers.Lookup(o); err == nil {
+			v.diskFits(p, "listed as "+field)
+		}
 	}
+}
+
+// diskFits reports at disk.size when provider p rejects the disk's size.
+func (v *validator) diskFits(p providers.Provider, why string) {
+	if size := v.spec.Image.Disk.Size; size < minDiskSize || size%MiB != 0 {
+		return // already reported, with the fix that suits every provider
+	}
+	if err := p.CheckSize(int64(v.spec.Image.Disk.Size)); err != nil {
+		v.fail("disk.size", "%v (%s); set disk.size to a size %s accepts", err, why, p.Name)
+	}
+}
+
+// CheckProvider reports, at the spec's disk.size line, whether provider p
+// takes this spec's disk; the frontend asks for a --target the spec's
+// outputs do not list.
+func (s *Spec) CheckProvider(p providers.Provider) error {
+	v := &validator{spec: s, problems: &problems{file: s.File}}
+	v.diskFits(p, "for --target "+p.Name)
+	return v.err()
 }
 
 func index(field string, i int) string {

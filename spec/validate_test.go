@@ -149,6 +149,18 @@ func TestValidateErrors(t *testing.T) {
 				"node.yaml:7:5: outputs[2]: duplicate output \"qemu\", already listed as outputs[0]; list each output once",
 		},
 		{
+			name: "a disk size gcp rejects",
+			doc:  header + "disk:\n  size: 1500MiB\noutputs: [qemu, gcp]\n",
+			want: "node.yaml:5:3: disk.size: gcp needs a disk size that is a multiple of 1GiB (GCE imports disk.raw of whole GiB, at most 2 TiB); " +
+				"1500MiB is not: use 2GiB (listed as outputs[1]); set disk.size to a size gcp accepts",
+		},
+		{
+			name: "a disk too large for azure",
+			doc:  header + "disk:\n  size: 3TiB\noutputs:\n  - azure\n",
+			want: "node.yaml:5:3: disk.size: azure accepts disks of at most 2040GiB (Azure uploads of fixed VHDs are 20 MiB to 2040 GiB); " +
+				"3072GiB is too large (listed as outputs[0]); set disk.size to a size azure accepts",
+		},
+		{
 			name: "kubernetes version without v and patch",
 			doc:  header + "kubernetes:\n  version: 1.36\n" + k8sPinsBlock,
 			want: `node.yaml:5:3: kubernetes.version: invalid version "1.36"; use vMAJOR.MINOR.PATCH, e.g. v1.31.2`,

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,60 +13,125 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dev/strata/exporters/formats"
+	"github.com/strata-dev/strata/exporters/providers"
+	"github.com/strata-dev/strata/frontend"
 )
 
+type convertOptions struct {
+	provider, format, output, seed string
+	source                         providers.Source
+}
+
 func newConvertCmd() *cobra.Command {
-	var o struct{ format, output, seed string }
-	var list []string
-	for _, f := range formats.All {
-		list = append(list, fmt.Sprintf("  %-17s %s", f.Name, f.Description))
-	}
+	var o convertOptions
 	cmd := &cobra.Command{
-		Use:   "convert --format FORMAT [-o DIR] disk.raw",
-		Short: "Convert a raw disk image to qcow2, VHD, VMDK or a GCE archive",
-		Long: `Convert a raw disk image into the format a cloud or hypervisor imports.
+		Use:   "convert (--provider PROVIDER | --format FORMAT) [-o DIR] disk.raw",
+		Short: "Convert a raw disk image for a cloud or hypervisor",
+		Long: `Convert a raw disk image into what a cloud or hypervisor imports.
 Holes and all-zero blocks stay holes, and compression runs on every core.
 
+With --provider, strata writes the provider's image and a manifest.json
+describing it (files with sizes and SHA-256, virtual size, boot mode, the
+provider's import parameters), after checking the disk size the provider
+accepts. --format with --provider picks another format the provider imports.
+
+Providers:
+` + providerList() + `
+
+With --format alone, strata writes that one format and no manifest.
+
 Formats:
-` + strings.Join(list, "\n") + `
+` + formatList() + `
 
 The output is DIR/<name of disk.raw without .raw>.<extension>, written to a
 temporary file and renamed into place when complete. Identifiers inside the
 image (a VHD's unique ID, a VMDK's content IDs) derive from --seed and
 timestamps from SOURCE_DATE_EPOCH, so equal inputs give identical files.`,
+		Example: `  strata convert --provider aws -o out/aws out/disk.raw
+  strata convert --provider vsphere --format vmdk -o out/vsphere out/disk.raw
+  strata convert --format qcow2-compressed -o out out/disk.raw`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := formats.Lookup(o.format)
-			if err != nil {
-				return badFlagError{fmt.Errorf("--format: %w", err)}
-			}
-			epoch, err := sourceDateEpoch()
-			if err != nil {
-				return err
-			}
-			if o.seed == "" {
-				var b [16]byte
-				_, _ = rand.Read(b[:]) // never fails on Linux
-				o.seed = "random:" + hex.EncodeToString(b[:])
-			}
-			if err := os.MkdirAll(o.output, 0o755); err != nil {
-				return err
-			}
-			dst := filepath.Join(o.output, f.OutputName(args[0]))
-			start := time.Now()
-			res, err := formats.Convert(cmd.Context(), args[0], dst, f, formats.Options{Seed: o.seed, Time: epoch})
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, %s holding a %s disk (%.1fs)\n", res.Path, f.Name,
-				formatDiskBytes(res.Size), formatDiskBytes(res.VirtualSize), time.Since(start).Seconds())
-			return nil
+			return runConvert(cmd, o, args[0])
 		},
 	}
 	fl := cmd.Flags()
+	fl.StringVar(&o.provider, "provider", "", "provider to convert for: "+strings.Join(providers.Names(), ", "))
 	fl.StringVar(&o.format, "format", "", "output format: "+strings.Join(formats.Names(), ", "))
 	fl.StringVarP(&o.output, "output", "o", ".", "directory to write the image to")
 	fl.StringVar(&o.seed, "seed", "", "seed for identifiers inside the image, e.g. the spec digest (default: random)")
-	_ = cmd.MarkFlagRequired("format")
+	fl.StringVar(&o.source.SpecName, "spec-name", "", "the spec's name, recorded in the manifest")
+	fl.StringVar(&o.source.SpecDigest, "spec-digest", "", "the spec's digest, recorded in the manifest")
 	return cmd
+}
+
+func runConvert(cmd *cobra.Command, o convertOptions, src string) error {
+	if o.provider == "" && o.format == "" {
+		return badFlagError{errors.New("give --provider or --format")}
+	}
+	epoch, err := sourceDateEpoch()
+	if err != nil {
+		return err
+	}
+	if o.seed == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:]) // never fails on Linux
+		o.seed = "random:" + hex.EncodeToString(b[:])
+	}
+	fo := formats.Options{Seed: o.seed, Time: epoch}
+	start := time.Now()
+	if o.provider != "" {
+		return convertForProvider(cmd, o, src, fo, start)
+	}
+	f, err := formats.Lookup(o.format)
+	if err != nil {
+		return badFlagError{fmt.Errorf("--format: %w", err)}
+	}
+	if err := os.MkdirAll(o.output, 0o755); err != nil {
+		return err
+	}
+	res, err := formats.Convert(cmd.Context(), src, filepath.Join(o.output, f.OutputName(src)), f, fo)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, %s holding a %s disk (%.1fs)\n", res.Path, f.Name,
+		formatDiskBytes(res.Size), formatDiskBytes(res.VirtualSize), time.Since(start).Seconds())
+	return nil
+}
+
+func convertForProvider(cmd *cobra.Command, o convertOptions, src string, fo formats.Options, start time.Time) error {
+	p, err := providers.Lookup(o.provider)
+	if err != nil {
+		return badFlagError{fmt.Errorf("--provider: %w", err)}
+	}
+	if _, err := p.Format(o.format); err != nil {
+		return badFlagError{fmt.Errorf("--format: %w", err)}
+	}
+	o.source.StrataVersion = frontend.Version
+	m, err := providers.Convert(cmd.Context(), src, o.output, p, providers.Options{Options: fo, Format: o.format, Source: o.source})
+	if err != nil {
+		return err
+	}
+	for _, f := range m.Files {
+		fmt.Fprintf(cmd.OutOrStdout(), "%s: %s for %s, %s holding a %s disk (%.1fs)\n", filepath.Join(o.output, f.Name),
+			f.Format, p.Name, formatDiskBytes(f.Size), formatDiskBytes(m.VirtualSize), time.Since(start).Seconds())
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s: import it as %s shows\n", filepath.Join(o.output, providers.ManifestFile), p.Docs)
+	return nil
+}
+
+func providerList() string {
+	var list []string
+	for _, p := range providers.All {
+		list = append(list, fmt.Sprintf("  %-10s %s (%s)", p.Name, p.Description, strings.Join(p.Formats, ", ")))
+	}
+	return strings.Join(list, "\n")
+}
+
+func formatList() string {
+	var list []string
+	for _, f := range formats.All {
+		list = append(list, fmt.Sprintf("  %-17s %s", f.Name, f.Description))
+	}
+	return strings.Join(list, "\n")
 }

@@ -1,5 +1,5 @@
 // Package formats turns a raw disk image into the files clouds and
-// hypervisors import: qcow2 (plain or compressed), VHD (fixed, as Azure
+// hypervisors import: a sparse raw copy, qcow2 (plain or compressed), VHD (fixed, as Azure
 // wants, or dynamic), stream-optimized VMDK, OVA and GCE's tar.gz. Each format
 // lives in its own package; this one names them, in one table, and writes
 // the output atomically.
@@ -51,6 +51,15 @@ type Format struct {
 
 // All lists the formats, in the order the CLI shows them.
 var All = []Format{
+	{
+		Name:        "raw",
+		Description: "raw disk image, all-zero blocks left as holes",
+		Extension:   "raw", QemuFormat: "raw",
+		VirtualSize: func(size int64) int64 { return size },
+		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, _ Options, _ string) (int64, error) {
+			return src.CopySparse(ctx, dst)
+		},
+	},
 	{
 		Name:        "qcow2",
 		Description: "qcow2 v3 (QEMU, OpenStack), data clusters stored as they are",
@@ -163,6 +172,11 @@ func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Resu
 		return nil, err
 	}
 	defer disk.Close()
+	if in, err := os.Stat(src); err == nil {
+		if out, err := os.Stat(dst); err == nil && os.SameFile(in, out) {
+			return nil, fmt.Errorf("%s would overwrite its own input; write to another directory", dst)
+		}
+	}
 
 	dir, name := filepath.Split(dst)
 	if dir == "" {
