@@ -48,9 +48,11 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 	if err := requireCaps(c.BuildOpts()); err != nil {
 		return nil, err
 	}
-	target, err := lookupTarget(bc.Target)
-	if err != nil {
-		return nil, err
+	if bc.Target != "" {
+		// An unknown target fails before the spec is even read.
+		if _, err := lookupTarget(bc.Target); err != nil {
+			return nil, err
+		}
 	}
 	src, err := bc.ReadEntrypoint(ctx, "yaml")
 	if err != nil {
@@ -59,6 +61,15 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 	sp, err := loadSpec(src, bc.BuildArgs)
 	if err != nil {
 		return nil, err
+	}
+	target, err := targetFor(bc.Target, sp)
+	if err != nil {
+		return nil, err
+	}
+	if target.check != nil {
+		if err := target.check(sp); err != nil {
+			return nil, withSource(err, src)
+		}
 	}
 	distro, _ := overlays.Lookup(sp.Image.OS.Distro) // validated by loadSpec
 

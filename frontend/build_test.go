@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/strata-dev/strata/spec"
 )
 
 // panickingClient is a gateway client whose every call panics, standing in
@@ -25,14 +26,34 @@ func TestBuildRecoversPanics(t *testing.T) {
 }
 
 func TestLookupTarget(t *testing.T) {
-	for name, want := range map[string]string{"": "disk", "disk": "disk", "os": "os", "rootfs": "rootfs", "kubernetes": "kubernetes", "kubernetes-sysext": "kubernetes-sysext"} {
+	for name, want := range map[string]string{"": "disk", "disk": "disk", "os": "os", "rootfs": "rootfs", "kubernetes": "kubernetes",
+		"kubernetes-sysext": "kubernetes-sysext", "aws": "aws", "raw": "raw", "vsphere": "vsphere"} {
 		got, err := lookupTarget(name)
 		if err != nil || got.name != want {
 			t.Errorf("lookupTarget(%q) = %q, %v; want %q", name, got.name, err, want)
 		}
 	}
-	_, err := lookupTarget("aws")
-	if err == nil || err.Error() != `unknown target "aws": strata builds os, kubernetes, kubernetes-sysext, rootfs, disk` {
-		t.Errorf("lookupTarget(aws) error = %v", err)
+	_, err := lookupTarget("ami")
+	if err == nil || err.Error() != `unknown target "ami": strata builds os, kubernetes, kubernetes-sysext, rootfs, disk, raw, qemu, aws, azure, gcp, vsphere, openstack` {
+		t.Errorf("lookupTarget(ami) error = %v", err)
+	}
+}
+
+func TestTargetForOutputs(t *testing.T) {
+	for _, tc := range []struct {
+		flag    string
+		outputs []string
+		want    string
+	}{
+		{"", nil, "disk"},
+		{"", []string{"gcp"}, "gcp"},
+		{"", []string{"disk", "aws"}, "outputs"},
+		{"rootfs", []string{"disk", "aws"}, "rootfs"},
+	} {
+		sp := &spec.Spec{Image: spec.NodeImage{Outputs: tc.outputs}}
+		got, err := targetFor(tc.flag, sp)
+		if err != nil || got.name != tc.want {
+			t.Errorf("targetFor(%q, outputs %v) = %q, %v; want %q", tc.flag, tc.outputs, got.name, err, tc.want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/subrequests/targets"
+	"github.com/strata-dev/strata/exporters/providers"
 	"github.com/strata-dev/strata/layers/node"
 	"github.com/strata-dev/strata/spec"
 )
@@ -22,6 +23,8 @@ type target struct {
 	needsTools func(*spec.Spec) bool
 	// needsBase says whether the target contains the OS layer.
 	needsBase bool
+	// check, when set, says whether the spec can make this target.
+	check func(*spec.Spec) error
 }
 
 func always(*spec.Spec) bool { return true }
@@ -33,8 +36,8 @@ func whenSysext(s *spec.Spec) bool {
 	return s.Image.Kubernetes != nil && s.Image.Kubernetes.Install == "sysext"
 }
 
-// defaultTarget is what a build without --target produces: the thing users
-// come for.
+// defaultTarget is what a build without --target produces when the spec
+// lists no outputs: the thing users come for.
 const defaultTarget = "disk"
 
 var allTargets = []target{
@@ -58,6 +61,61 @@ var allTargets = []target{
 		state: func(g node.Graph) (llb.State, error) { return g.Rootfs, nil }},
 	{name: "disk", needsBase: true, description: "a bootable GPT disk: " + node.DiskFile, needsTools: always,
 		state: func(g node.Graph) (llb.State, error) { return g.Disk, nil }},
+}
+
+func init() {
+	for _, p := range providers.All {
+		allTargets = append(allTargets, providerTarget(p))
+	}
+}
+
+// providerTarget is a provider's image and manifest.json, as `strata
+// convert --provider` writes them.
+func providerTarget(p providers.Provider) target {
+	return target{name: p.Name, needsBase: true, needsTools: always,
+		description: p.Description + "; with manifest.json",
+		state:       func(g node.Graph) (llb.State, error) { return g.Providers[p.Name], nil },
+		check:       func(s *spec.Spec) error { return s.CheckProvider(p) },
+	}
+}
+
+// outputsTarget builds every output the spec lists, each in a directory
+// of its name; a build without --target makes it when the spec lists
+// more than one.
+func outputsTarget(outputs []string) target {
+	return target{name: "outputs", needsBase: true, needsTools: always,
+		description: "every output the spec lists, each in a directory of its name: " + strings.Join(outputs, ", "),
+		state: func(g node.Graph) (llb.State, error) {
+			dirs := make([]llb.State, 0, len(outputs))
+			for _, name := range outputs {
+				t, err := lookupTarget(name)
+				if err != nil {
+					return llb.State{}, err
+				}
+				st, err := t.state(g)
+				if err != nil {
+					return llb.State{}, err
+				}
+				dirs = append(dirs, llb.Scratch().File(llb.Copy(st, "/", "/"+name+"/", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}),
+					llb.WithCustomName("[outputs] place "+name+"/")))
+			}
+			return llb.Merge(dirs, llb.WithCustomName("[outputs] "+strings.Join(outputs, ", "))), nil
+		}}
+}
+
+// targetFor picks what to build: the --target, or the spec's outputs, or
+// the disk.
+func targetFor(name string, s *spec.Spec) (target, error) {
+	outputs := s.Image.Outputs
+	switch {
+	case name != "":
+		return lookupTarget(name)
+	case len(outputs) == 1:
+		return lookupTarget(outputs[0])
+	case len(outputs) > 1:
+		return outputsTarget(outputs), nil
+	}
+	return lookupTarget(defaultTarget)
 }
 
 func lookupTarget(name string) (target, error) {

@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/strata-dev/strata/exporters/disk"
 	"github.com/strata-dev/strata/frontend"
-	"github.com/strata-dev/strata/layers/node"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
 )
@@ -109,18 +108,24 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 
 // resparsify gives exported disk images their holes back: the local
 // exporter streams them as zeros, which would cost the user the disk's
-// whole virtual size in real blocks.
+// whole virtual size in real blocks. Raw disks and fixed VHDs are the
+// images that are mostly zeros; they sit at the top of the output or, for
+// a build of several outputs, one directory down.
 func resparsify(exports []client.ExportEntry) error {
 	for _, e := range exports {
 		if e.Type != client.ExporterLocal {
 			continue
 		}
-		path := filepath.Join(e.OutputDir, node.DiskFile)
-		if _, err := os.Stat(path); err != nil {
-			continue
-		}
-		if _, err := disk.PunchHoles(path); err != nil {
-			return err
+		for _, pattern := range []string{"*.raw", "*.vhd", "*/*.raw", "*/*.vhd"} {
+			paths, _ := filepath.Glob(filepath.Join(e.OutputDir, pattern))
+			for _, path := range paths {
+				if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
+					continue
+				}
+				if _, err := disk.PunchHoles(path); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
+	"github.com/strata-dev/strata/exporters/providers"
 	"github.com/strata-dev/strata/layers/kubernetes"
 	oslayer "github.com/strata-dev/strata/layers/os"
 	"github.com/strata-dev/strata/layers/overlays"
@@ -56,6 +57,9 @@ type Graph struct {
 	Release          llb.State // /etc/strata-release
 	Rootfs           llb.State
 	Disk             llb.State // a directory holding disk.raw
+	// Providers holds each provider's output directory, by provider name:
+	// its image and manifest.json.
+	Providers map[string]llb.State
 }
 
 // DiskFile is the disk's name in the disk target's output directory.
@@ -100,7 +104,11 @@ func Build(in Input) (Graph, error) {
 	layers = append(layers, g.Overlay, g.Release)
 	names = append(names, in.Distro.Defaults.Name+" overlay", "release info")
 	g.Rootfs = llb.Merge(layers, llb.WithCustomName("[rootfs] merge "+strings.Join(names, ", ")))
-	g.Disk = assemble(in, g.Rootfs)
+	g.Disk = assemble(in, g.Rootfs, img.Disk.Cmdline, "disk")
+	g.Providers = make(map[string]llb.State, len(providers.All))
+	for _, p := range providers.All {
+		g.Providers[p.Name] = providerOutput(in, g, layers[1:], names[1:], p)
+	}
 	return g, nil
 }
 
@@ -126,14 +134,14 @@ func release(in Input) llb.State {
 // assemble runs `strata assemble` in the tools environment. The rootfs is
 // mounted read-only and the network is off: assembly must depend on nothing
 // but its inputs, or its cache entry would lie.
-func assemble(in Input, rootfs llb.State) llb.State {
+func assemble(in Input, rootfs llb.State, cmdline, step string) llb.State {
 	img := in.Spec.Image
 	args := []string{ToolsBinary, "assemble",
 		"--rootfs", "/rootfs",
 		"-o", "/out/" + DiskFile,
 		"--size", strconv.FormatInt(int64(img.Disk.Size), 10),
 		"--seed", in.Spec.Digest(),
-		"--cmdline", img.Disk.Cmdline,
+		"--cmdline", cmdline,
 		"--root-label", img.Disk.Root.Label,
 		"--title", img.Name,
 	}
@@ -141,7 +149,7 @@ func assemble(in Input, rootfs llb.State) llb.State {
 		llb.Args(args),
 		llb.Network(pb.NetMode_NONE),
 		llb.AddMount("/rootfs", rootfs, llb.Readonly),
-		llb.WithCustomName(fmt.Sprintf("[disk] assemble %s (%s, %s)", DiskFile, img.Disk.Size, img.Disk.Boot)),
+		llb.WithCustomName(fmt.Sprintf("[%s] assemble %s (%s, %s)", step, DiskFile, img.Disk.Size, img.Disk.Boot)),
 	}
 	if in.Epoch != nil {
 		opts = append(opts, llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10)))

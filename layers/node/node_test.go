@@ -70,7 +70,8 @@ func TestGolden(t *testing.T) {
 	x := buildGraph(t, loadSpecFile(t, "testdata/k8s-node.yaml", map[string]string{"KUBERNETES_INSTALL": "sysext"}))
 	for name, st := range map[string]llb.State{"os": g.OS, "overlay": g.Overlay, "disk": g.Disk,
 		"k8s-os": k.OS, "kubernetes": *k.Kubernetes, "k8s-rootfs": k.Rootfs,
-		"kubernetes-sysext": *k.KubernetesSysext, "k8s-sysext-rootfs": x.Rootfs} {
+		"kubernetes-sysext": *k.KubernetesSysext, "k8s-sysext-rootfs": x.Rootfs,
+		"provider-raw": g.Providers["raw"], "provider-aws": k.Providers["aws"]} {
 		t.Run(name, func(t *testing.T) {
 			got := dumpGraph(t, st)
 			path := filepath.Join("testdata", name+".golden")

@@ -33,6 +33,17 @@ type Distro struct {
 	KubernetesPackages []string
 	// KubeletEnvFile is where the distro keeps KUBELET_EXTRA_ARGS.
 	KubeletEnvFile string
+	// Initrd is how the distro adds drivers to its initrd, for the
+	// providers whose disks need them at boot.
+	Initrd Initrd
+}
+
+// Initrd names the distro's initrd generator's knobs.
+type Initrd struct {
+	// ModulesFile takes one module name per line.
+	ModulesFile string
+	// Rebuild regenerates the initrd of every installed kernel.
+	Rebuild string
 }
 
 var (

@@ -25,6 +25,7 @@ func init() {
 		KubernetesPackages: []string{"conntrack", "iptables", "ebtables", "ethtool", "socat",
 			"libseccomp2", "apparmor", "ca-certificates"},
 		KubeletEnvFile: "/etc/default/kubelet",
+		Initrd:         overlays.Initrd{ModulesFile: "/etc/initramfs-tools/modules", Rebuild: "update-initramfs -u -k all"},
 		Files: []spec.File{
 			{Path: "/etc/systemd/network/80-strata-dhcp.network", Mode: "0644",
 				Content: "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n"},
