@@ -37,18 +37,22 @@ func bootAndExpect(t *testing.T, disk, logName string, expect, fail []string) {
 // other than raw ("qcow2", "vpc", "vmdk").
 func bootImageAndExpect(t *testing.T, disk, format, logName string, expect, fail []string) {
 	t.Helper()
+	bootWith(t, qemu.Options{Disk: disk, Format: format}, logName, expect, fail)
+}
+
+// bootWith boots under QEMU with o's disk, format and bus, a restricted
+// NIC and the harness's budget and failure patterns.
+func bootWith(t *testing.T, o qemu.Options, logName string, expect, fail []string) {
+	t.Helper()
 	consoleLog := filepath.Join(env.workDir, logName)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	res, err := qemu.Boot(ctx, qemu.Options{
-		Disk:       disk,
-		Format:     format,
-		Network:    true,
-		Timeout:    12 * time.Minute,
-		ConsoleLog: consoleLog,
-		Expect:     expect,
-		Fail:       append([]string{"Kernel panic", "emergency mode", "Failed to mount"}, fail...),
-	})
+	o.Network = true
+	o.Timeout = 12 * time.Minute
+	o.ConsoleLog = consoleLog
+	o.Expect = expect
+	o.Fail = append([]string{"Kernel panic", "emergency mode", "Failed to mount"}, fail...)
+	res, err := qemu.Boot(ctx, o)
 	if err != nil {
 		// The runner's error carries the console tail; keep the whole log too.
 		if dst := os.Getenv("STRATA_E2E_ARTIFACTS"); dst != "" {

@@ -16,14 +16,17 @@ func newInspectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect DISK",
 		Short: "Show a disk image's partitions, filesystems and boot entry (offline)",
-		Long: `Read a raw disk image without mounting it: the GPT, the filesystem in
+		Long: `Read a disk image without mounting it: the GPT, the filesystem in
 each partition (type, label, UUID), the files on the EFI System Partition and
-systemd-boot's loader entries (kernel, initrd, command line).
+systemd-boot's loader entries (kernel, initrd, command line). The image may
+be raw, qcow2, VHD or VMDK; an archive (a GCE tar.gz, an OVA) must be
+unpacked first.
 
 Inconsistencies, such as an entry naming a missing kernel or a root=PARTUUID
 that matches no partition, are listed and make the command fail, so it can
 gate a pipeline.`,
-		Example: `  strata inspect out/disk.raw`,
+		Example: `  strata inspect out/disk.raw
+  strata inspect --json out/aws/disk.vmdk`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := disk.Inspect(args[0])
@@ -51,7 +54,7 @@ gate a pipeline.`,
 }
 
 func printReport(out io.Writer, r *disk.Report) {
-	fmt.Fprintf(out, "%s: %s (%s allocated), GPT, disk GUID %s", r.Path,
+	fmt.Fprintf(out, "%s: %s %s (%s allocated), GPT, disk GUID %s", r.Path, r.Format,
 		formatDiskBytes(r.Size), formatDiskBytes(r.Allocated), r.DiskGUID)
 	if !r.ProtectiveMBR {
 		fmt.Fprint(out, ", no protective MBR")

@@ -45,6 +45,9 @@ type Options struct {
 	// Format is the QEMU format name of Disk: "raw" (default), "qcow2",
 	// "vpc" or "vmdk".
 	Format string
+	// Bus is how the guest sees the disk: "virtio" (default) or "nvme",
+	// as EC2's Nitro instances and GCE's newer machines present it.
+	Bus string
 	// Memory is QEMU's -m value; default "2048" (MiB).
 	Memory string
 	// CPUs is the number of virtual CPUs; default 2.
@@ -99,6 +102,13 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Format == "" {
 		o.Format = "raw"
 	}
+	switch o.Bus {
+	case "":
+		o.Bus = "virtio"
+	case "virtio", "nvme":
+	default:
+		return o, fmt.Errorf("qemu: unsupported disk bus %q", o.Bus)
+	}
 	if !diskFormats[o.Format] {
 		return o, fmt.Errorf("qemu: unsupported disk format %q", o.Format)
 	}
@@ -140,7 +150,14 @@ func (o Options) args(code, vars string) []string {
 		"-serial", "stdio",
 		"-drive", "if=pflash,format=raw,readonly=on,file=" + escapeOpt(code),
 		"-drive", "if=pflash,format=raw,file=" + escapeOpt(vars),
-		"-drive", "file=" + escapeOpt(o.Disk) + ",if=virtio,format=" + o.Format + ",snapshot=on",
+	}
+	drive := func(iface string) string {
+		return "file=" + escapeOpt(o.Disk) + "," + iface + ",format=" + o.Format + ",snapshot=on"
+	}
+	if o.Bus == "nvme" {
+		args = append(args, "-drive", drive("if=none,id=disk0"), "-device", "nvme,drive=disk0,serial=strata0")
+	} else {
+		args = append(args, "-drive", drive("if=virtio"))
 	}
 	if o.Network {
 		args = append(args, "-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0,romfile=")

@@ -360,3 +360,17 @@ func TestArgsNetwork(t *testing.T) {
 		t.Errorf("Network: command line lacks a restricted NIC:\n%s", line)
 	}
 }
+
+func TestArgsNVMe(t *testing.T) {
+	o, err := Options{Disk: "/d.vmdk", Format: "vmdk", Bus: "nvme"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(o.args("/c", "/v"), " ")
+	if !strings.Contains(line, "-drive file=/d.vmdk,if=none,id=disk0,format=vmdk,snapshot=on -device nvme,drive=disk0,serial=strata0") || strings.Contains(line, "if=virtio") {
+		t.Errorf("Bus nvme: command line lacks the NVMe controller:\n%s", line)
+	}
+	if _, err := (Options{Disk: "/d.raw", Bus: "ide"}).withDefaults(); err == nil {
+		t.Error("Bus ide was accepted")
+	}
+}

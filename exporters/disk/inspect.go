@@ -3,8 +3,8 @@ package disk
 import (
 	"fmt"
 	"io"
-	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -12,14 +12,18 @@ import (
 	"github.com/diskfs/go-diskfs/backend/file"
 	"github.com/diskfs/go-diskfs/filesystem/fat32"
 	"github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/strata-dev/strata/exporters/formats"
 	"golang.org/x/sys/unix"
 )
 
 // Report is what Inspect finds in a disk image.
 type Report struct {
 	Path string `json:"path"`
-	// Size is the image's apparent size; Allocated what it occupies on
-	// the host (small for a sparse image).
+	// Format is the image file's format: raw, qcow2, vhd or vmdk.
+	Format string `json:"format"`
+	// Size is the virtual disk's size (a raw image's apparent size);
+	// Allocated what the image file occupies on the host (small for a
+	// sparse image).
 	Size      int64 `json:"size"`
 	Allocated int64 `json:"allocated"`
 	// SectorSize is the logical sector size the GPT was read with.
@@ -111,23 +115,27 @@ var partitionTypeNames = map[string]string{
 // Inspect reads a disk image offline: the GPT through go-diskfs, the ESP's
 // files and loader entries through go-diskfs' FAT32 reader, and ext4
 // superblocks directly. Nothing is mounted or executed.
+//
+// The image may be raw, qcow2, VHD or VMDK: Inspect reads the disk inside
+// through the format's reader, so a converted image can be checked without
+// converting it back.
 func Inspect(imgPath string) (*Report, error) {
-	f, err := os.Open(imgPath)
+	img, err := formats.Open(imgPath)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	r := &Report{Path: imgPath, Size: st.Size(), SectorSize: SectorSize}
+	defer img.Close()
+	f := img.File()
+	r := &Report{Path: imgPath, Format: img.Format, Size: img.Size, SectorSize: SectorSize}
 	var ust unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &ust); err == nil {
 		r.Allocated = ust.Blocks * 512
 	}
 
-	b := file.New(f, true)
+	var b backend.Storage = file.New(f, true)
+	if img.Format != "raw" {
+		b = newImageStorage(img, filepath.Base(imgPath))
+	}
 	table, err := gpt.Read(b, SectorSize, SectorSize)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading GPT: %w", imgPath, err)
@@ -152,7 +160,7 @@ func Inspect(imgPath string) (*Report, error) {
 		if pr.Type == "" {
 			pr.Type = pr.TypeGUID
 		}
-		pr.Filesystem = probeFilesystem(f, pr.Start)
+		pr.Filesystem = probeFilesystem(b, pr.Start)
 		r.Partitions = append(r.Partitions, pr)
 	}
 	sort.Slice(r.Partitions, func(i, j int) bool { return r.Partitions[i].Number < r.Partitions[j].Number })
