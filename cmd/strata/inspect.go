@@ -27,7 +27,7 @@ that matches no partition, are listed and make the command fail, so it can
 gate a pipeline.`,
 		Example: `  strata inspect out/disk.raw
   strata inspect --json out/aws/disk.vmdk`,
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rep, err := disk.Inspect(args[0])
 			if err != nil {
