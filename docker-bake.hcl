@@ -32,7 +32,10 @@ variable "KUBERNETES_VERSIONS" {
   default = ["v1.36.3"]
 }
 
-# Strata targets to export for each node (disk; provider outputs as they land).
+# Strata targets to export for each node: disk, or a provider's image with
+# its manifest.json (raw, qemu, aws, azure, gcp, vsphere, openstack), e.g.
+# OUTPUTS=aws,gcp docker buildx bake. Each provider's guest configuration
+# is its own graph over the shared OS layer, so the matrix shares that cache.
 variable "OUTPUTS" {
   type    = list(string)
   default = ["disk"]

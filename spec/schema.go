@@ -59,7 +59,7 @@ var fieldDocs = map[string]string{
 	"disk.root.filesystem":          "root filesystem type",
 	"disk.root.label":               "root filesystem label, at most 16 bytes",
 	"disk.cmdline":                  "kernel arguments after root=PARTUUID=... rw; the overlay's by default",
-	"outputs":                       "outputs to produce",
+	"outputs":                       "what a build without --target makes, each a target: disk, or a provider's image and manifest.json; several go to directories of their names",
 }
 
 // fieldChoices are the values an enumerated field accepts today.
