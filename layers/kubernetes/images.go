@@ -106,13 +106,7 @@ func placeImages(in Input, images []Artifact, st llb.State) llb.State {
 	var action *llb.FileAction
 	names := make([]string, 0, len(images))
 	for _, a := range images {
-		dgst := in.Digests[a.Name]
-		opts := []llb.HTTPOption{llb.Checksum(dgst), llb.Filename(a.File), llb.Chmod(0o644),
-			llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch %s from %s (%s)", a.Label(), a.URL, short(dgst)))}
-		for _, o := range located(in, a.Field) {
-			opts = append(opts, o)
-		}
-		src := llb.HTTP(a.URL, opts...)
+		src := fetch(in, a, 0o644)
 		if action == nil {
 			action = llb.Copy(src, a.File, a.install.image, imageCopyInfo())
 		} else {

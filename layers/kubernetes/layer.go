@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -132,13 +133,7 @@ func installArtifacts(in Input, arts []Artifact) llb.State {
 	installs := make([]llb.State, 0, len(arts))
 	names := make([]string, 0, len(arts))
 	for _, a := range arts {
-		dgst := in.Digests[a.Name]
-		opts := []llb.HTTPOption{llb.Checksum(dgst), llb.Filename(a.File), llb.Chmod(0o755),
-			llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch %s from %s (%s)", a.Label(), a.URL, short(dgst)))}
-		for _, o := range located(in, a.Field) {
-			opts = append(opts, o)
-		}
-		src := llb.HTTP(a.URL, opts...)
+		src := fetch(in, a, 0o755)
 		dest, info := placement(a)
 		installs = append(installs, llb.Scratch().File(llb.Copy(src, a.File, dest, info), append(located(in, a.Field),
 			llb.WithCustomName(fmt.Sprintf("[kubernetes 1/3] install %s %s", a.Name, a.Version)))...))
@@ -146,6 +141,19 @@ func installArtifacts(in Input, arts []Artifact) llb.State {
 	}
 	return llb.Merge(installs, append(located(in, "kubernetes"),
 		llb.WithCustomName("[kubernetes 1/3] merge "+strings.Join(names, " ")))...)
+}
+
+// fetch downloads artifact a as a file of the given mode. The digest rides
+// on the llb.HTTP, so BuildKit refuses bytes that do not match it and
+// caches the download by content.
+func fetch(in Input, a Artifact, mode os.FileMode) llb.State {
+	dgst := in.Digests[a.Name]
+	opts := []llb.HTTPOption{llb.Checksum(dgst), llb.Filename(a.File), llb.Chmod(mode),
+		llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch %s from %s (%s)", a.Label(), a.URL, short(dgst)))}
+	for _, o := range located(in, a.Field) {
+		opts = append(opts, o)
+	}
+	return llb.HTTP(a.URL, opts...)
 }
 
 // installFromTree copies every artifact out of the verified tree, one FileOp

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/strata-dev/strata/exporters/formats/deflate"
+	"github.com/strata-dev/strata/exporters/formats/internal/countw"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 )
 
@@ -41,19 +42,19 @@ func Write(ctx context.Context, w io.Writer, src *rawdisk.Disk, o Options) (int6
 	if err != nil {
 		return 0, fmt.Errorf("gce: mapping the disk: %w", err)
 	}
-	cw := &countingWriter{w: w}
+	cw := &countw.Writer{W: w}
 	gz, err := deflate.NewGzipWriter(cw, deflate.GzipOptions{Level: o.Level, Workers: o.Workers, ModTime: o.Time})
 	if err != nil {
 		return 0, fmt.Errorf("gce: %w", err)
 	}
 	if err := writeTar(ctx, gz, src, data, realSize, o.Time); err != nil {
 		gz.Close()
-		return cw.n, fmt.Errorf("gce: %w", err)
+		return cw.N, fmt.Errorf("gce: %w", err)
 	}
 	if err := gz.Close(); err != nil {
-		return cw.n, fmt.Errorf("gce: %w", err)
+		return cw.N, fmt.Errorf("gce: %w", err)
 	}
-	return cw.n, nil
+	return cw.N, nil
 }
 
 // writeTar writes the uncompressed archive: headers, the data regions
@@ -87,15 +88,4 @@ func writeTar(ctx context.Context, w io.Writer, src *rawdisk.Disk, data []rawdis
 	end = (end + recordSize - 1) / recordSize * recordSize
 	_, err := w.Write(make([]byte, end-n))
 	return err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

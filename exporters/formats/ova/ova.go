@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-dev/strata/exporters/formats/internal/countw"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 	"github.com/strata-dev/strata/exporters/formats/vmdk"
 )
@@ -96,7 +97,7 @@ func Write(ctx context.Context, dst io.Writer, dir string, src *rawdisk.Disk, o 
 	ovfSum := sha256.Sum256(ovf)
 	mf := fmt.Sprintf("SHA256(%s)= %s\nSHA256(%s)= %s\n", ovfName, hex.EncodeToString(ovfSum[:]), vmdkName, hex.EncodeToString(vmdkSum.Sum(nil)))
 
-	cw := &countingWriter{w: dst}
+	cw := &countw.Writer{W: dst}
 	tw := tar.NewWriter(cw)
 	entry := func(name string, size int64, body io.Reader) error {
 		// OVA wants plain ustar: every name here is short and ASCII.
@@ -123,24 +124,13 @@ func Write(ctx context.Context, dst io.Writer, dir string, src *rawdisk.Disk, o 
 		{mfName, int64(len(mf)), strings.NewReader(mf)},
 	} {
 		if err := entry(e.name, e.size, e.body); err != nil {
-			return cw.n, fmt.Errorf("ova: writing %s: %w", e.name, err)
+			return cw.N, fmt.Errorf("ova: writing %s: %w", e.name, err)
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return cw.n, fmt.Errorf("ova: %w", err)
+		return cw.N, fmt.Errorf("ova: %w", err)
 	}
-	return cw.n, nil
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
+	return cw.N, nil
 }
 
 // Stem is the file stem Write names the package's files after, for a
