@@ -127,7 +127,7 @@ func TestBuildxCall(t *testing.T) {
 		return log
 	}
 	targets := call("targets")
-	for _, want := range []string{"disk (default)", "kubernetes-sysext", "rootfs", "os"} {
+	for _, want := range []string{"disk (default)", "kubernetes-sysext", "rootfs", "os", "aws", "vsphere"} {
 		if !strings.Contains(targets, want) {
 			t.Errorf("--call targets lacks %q:\n%s", want, targets)
 		}
