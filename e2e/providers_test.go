@@ -36,6 +36,9 @@ func TestProviderTargetAWS(t *testing.T) {
 	if m.Import["BootMode"] != "uefi" || m.Import["EnaSupport"] != true {
 		t.Errorf("manifest import parameters: %v", m.Import)
 	}
+	if m.Guest == nil || strings.Join(m.Guest.InitrdModules, " ") != "nvme ena" {
+		t.Errorf("manifest guest configuration %+v, want aws's, which the build applied", m.Guest)
+	}
 	vmdk := filepath.Join(out, "disk.vmdk")
 	raw := filepath.Join(t.TempDir(), "aws.raw")
 	if b, err := exec.Command("qemu-img", "convert", "-f", "vmdk", "-O", "raw", vmdk, raw).CombinedOutput(); err != nil {

@@ -32,12 +32,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level field",
 			doc:  header + "outputz: [qemu]\n",
-			want: `node.yaml:4:1: outputz: unknown field "outputz" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs (did you mean "outputs"?)`,
+			want: `node.yaml:4:1: outputz: unknown field "outputz" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs, providers (did you mean "outputs"?)`,
 		},
 		{
 			name: "unknown field without a close match",
 			doc:  header + "flavour: vanilla\n",
-			want: `node.yaml:4:1: flavour: unknown field "flavour" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs`,
+			want: `node.yaml:4:1: flavour: unknown field "flavour" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs, providers`,
 		},
 		{
 			name: "typo in os",
@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "wrong case of a field",
 			doc:  "apiversion: strata.dev/v1alpha1\n",
-			want: `node.yaml:1:1: apiversion: unknown field "apiversion" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs (did you mean "apiVersion"?)`,
+			want: `node.yaml:1:1: apiversion: unknown field "apiversion" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs, providers (did you mean "apiVersion"?)`,
 		},
 		{
 			name: "typo of sandboxImage",
@@ -214,7 +214,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "document is a list",
 			doc:  "- apiVersion: strata.dev/v1alpha1\n",
-			want: `node.yaml:1:1: the document must be a mapping with fields apiVersion, kind, name, os, kubernetes, disk, outputs, got a list`,
+			want: `node.yaml:1:1: the document must be a mapping with fields apiVersion, kind, name, os, kubernetes, disk, outputs, providers, got a list`,
 		},
 		{
 			name: "two documents",

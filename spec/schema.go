@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/strata-dev/strata/exporters/providers"
 	"reflect"
 	"sort"
 	"strings"
@@ -60,6 +61,12 @@ var fieldDocs = map[string]string{
 	"disk.root.label":               "root filesystem label, at most 16 bytes",
 	"disk.cmdline":                  "kernel arguments after root=PARTUUID=... rw; the overlay's by default",
 	"outputs":                       "what a build without --target makes, each a target: disk, or a provider's image and manifest.json; several go to directories of their names",
+	"providers":                     "options of the provider outputs, keyed by provider name",
+	"providers.*":                   "one provider's options",
+	"providers.*.format":            "one of the formats the provider imports; its first by default",
+	"providers.*.cpus":              "vCPUs of the OVA's virtual machine (vsphere with format ova)",
+	"providers.*.memory":            "memory of the OVA's virtual machine, whole MiB",
+	"providers.*.network":           "the logical network the OVA's NIC joins",
 }
 
 // fieldChoices are the values an enumerated field accepts today.
@@ -136,6 +143,10 @@ func walkFields(t reflect.Type, prefix string, out *[]Field) {
 			// Every artifact has the same shape; document it once.
 			*out = append(*out, Field{Path: path + ".*", Type: "object", Description: fieldDocs[path+".*"]})
 			walkFields(reflect.TypeOf(Artifact{}), path+".*", out)
+		case ft == reflect.TypeOf(Providers{}):
+			*out = append(*out, Field{Path: path + ".*", Type: "object", Description: fieldDocs[path+".*"],
+				Choices: providers.Names()})
+			walkFields(reflect.TypeOf(ProviderOptions{}), path+".*", out)
 		case ft.Kind() == reflect.Struct && ft != byteSizeType:
 			walkFields(ft, path, out)
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
@@ -199,6 +210,11 @@ func fieldSchema(t reflect.Type, path string) map[string]any {
 		s = objectSchema(t, path)
 		for name := range s["properties"].(map[string]any) {
 			s["properties"].(map[string]any)[name] = objectSchema(reflect.TypeOf(Artifact{}), path+".*")
+		}
+	case t == reflect.TypeOf(Providers{}):
+		s = objectSchema(t, path)
+		for name := range s["properties"].(map[string]any) {
+			s["properties"].(map[string]any)[name] = objectSchema(reflect.TypeOf(ProviderOptions{}), path+".*")
 		}
 	case t.Kind() == reflect.Struct:
 		s = objectSchema(t, path)

@@ -98,6 +98,12 @@ func TestLoadGood(t *testing.T) {
 					SHA256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"}},
 			},
 			Disk: fullDisk, Outputs: allOutputs,
+			Providers: Providers{
+				Raw: &ProviderOptions{Format: "raw"}, Qemu: &ProviderOptions{Format: "qcow2"}, AWS: &ProviderOptions{Format: "vmdk"},
+				Azure: &ProviderOptions{Format: "vhd"}, GCP: &ProviderOptions{Format: "gce"},
+				VSphere:   &ProviderOptions{Format: "ova", CPUs: "4", Memory: 8 * GiB, Network: "VM Network"},
+				OpenStack: &ProviderOptions{Format: "qcow2-compressed"},
+			},
 		}},
 		{"minimal.yaml", NodeImage{
 			APIVersion: APIVersion, Kind: Kind, Name: "minimal",

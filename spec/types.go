@@ -7,6 +7,11 @@
 // map it to BuildKit's source view in one place.
 package spec
 
+import (
+	"reflect"
+	"strings"
+)
+
 // APIVersion is the only apiVersion this package understands; a later
 // incompatible schema gets a new value so old files keep their meaning.
 const APIVersion = "strata.dev/v1alpha1"
@@ -25,6 +30,41 @@ type NodeImage struct {
 	Kubernetes *Kubernetes `yaml:"kubernetes" json:"kubernetes,omitempty"`
 	Disk       Disk        `yaml:"disk" json:"disk"`
 	Outputs    []string    `yaml:"outputs" json:"outputs,omitempty"`
+	Providers  Providers   `yaml:"providers" json:"providers,omitzero"`
+}
+
+// Providers tunes the provider outputs, one optional entry per provider;
+// the YAML keys are the provider names.
+type Providers struct {
+	Raw       *ProviderOptions `yaml:"raw" json:"raw,omitempty"`
+	Qemu      *ProviderOptions `yaml:"qemu" json:"qemu,omitempty"`
+	AWS       *ProviderOptions `yaml:"aws" json:"aws,omitempty"`
+	Azure     *ProviderOptions `yaml:"azure" json:"azure,omitempty"`
+	GCP       *ProviderOptions `yaml:"gcp" json:"gcp,omitempty"`
+	VSphere   *ProviderOptions `yaml:"vsphere" json:"vsphere,omitempty"`
+	OpenStack *ProviderOptions `yaml:"openstack" json:"openstack,omitempty"`
+}
+
+// For returns the options for provider name, or nil when the spec sets
+// none.
+func (p Providers) For(name string) *ProviderOptions {
+	v := reflect.ValueOf(p)
+	t := v.Type()
+	for i := range t.NumField() {
+		if key, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); key == name {
+			return v.Field(i).Interface().(*ProviderOptions)
+		}
+	}
+	return nil
+}
+
+// ProviderOptions are the choices a provider's output leaves open.
+type ProviderOptions struct {
+	Format string `yaml:"format" json:"format,omitempty"`
+	// CPUs, Memory and Network describe the virtual machine of an OVA.
+	CPUs    string   `yaml:"cpus" json:"cpus,omitempty"`
+	Memory  ByteSize `yaml:"memory" json:"memory,omitempty"`
+	Network string   `yaml:"network" json:"network,omitempty"`
 }
 
 // OS describes the operating-system layer. Base is optional because the

@@ -28,6 +28,7 @@ func (s *Spec) Validate(distros map[string]Distro) error {
 	}
 	v.disk(&img.Disk)
 	v.outputs(img.Outputs)
+	v.providers(img.Providers)
 	v.sortByPos()
 	return v.err()
 }
@@ -419,6 +420,48 @@ func (v *validator) outputs(outputs []string) {
 		}
 	}
 }
+
+// providers checks each provider's options against what the provider
+// imports.
+func (v *validator) providers(ps Providers) {
+	for _, p := range providers.All {
+		o := ps.For(p.Name)
+		if o == nil {
+			continue
+		}
+		field := "providers." + p.Name
+		format, err := p.Format(o.Format)
+		if err != nil {
+			v.fail(field+".format", "%v", err)
+			continue
+		}
+		vm := []struct {
+			name string
+			set  bool
+		}{{"cpus", o.CPUs != ""}, {"memory", o.Memory != 0}, {"network", o.Network != ""}}
+		if format != "ova" {
+			for _, f := range vm {
+				if f.set {
+					v.fail(field+"."+f.name, "describes the virtual machine inside an OVA, and %s's %s output has none (its VM is sized where it is created); remove it", p.Name, format)
+				}
+			}
+			continue
+		}
+		if n, err := strconv.Atoi(o.CPUs); o.CPUs != "" && (err != nil || n < 1 || n > maxVMCPUs) {
+			v.fail(field+".cpus", "invalid CPU count %q; use a whole number from 1 to %d", o.CPUs, maxVMCPUs)
+		}
+		if o.Memory != 0 && (o.Memory%MiB != 0 || o.Memory < minVMMemory) {
+			v.fail(field+".memory", "%s is not a whole number of MiB of at least %s; use e.g. 4GiB", o.Memory, ByteSize(minVMMemory))
+		}
+	}
+}
+
+// The bounds of an OVA's virtual machine: vSphere 8 takes up to 768
+// vCPUs; below 256 MiB a kernel with an initrd does not boot.
+const (
+	maxVMCPUs   = 768
+	minVMMemory = 256 * MiB
+)
 
 // diskFits reports at disk.size when provider p rejects the disk's size.
 func (v *validator) diskFits(p providers.Provider, why string) {

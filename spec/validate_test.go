@@ -1,8 +1,12 @@
 package spec
 
 import (
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/strata-dev/strata/exporters/providers"
 )
 
 func TestValidateErrors(t *testing.T) {
@@ -157,8 +161,30 @@ func TestValidateErrors(t *testing.T) {
 		{
 			name: "a disk too large for azure",
 			doc:  header + "disk:\n  size: 3TiB\noutputs:\n  - azure\n",
-			want: "node.yaml:5:3: disk.size: azure accepts disks of at most 2040GiB (Azure uploads of fixed VHDs are 20 MiB to 2040 GiB); " +
+			want: "node.yaml:5:3: disk.size: azure accepts disks of at most 2040GiB (an Azure upload is at least 20 MiB, and a VHD holds at most 2040 GiB); " +
 				"3072GiB is too large (listed as outputs[0]); set disk.size to a size azure accepts",
+		},
+		{
+			name: "a format the provider does not import",
+			doc:  header + "providers:\n  aws:\n    format: vhd\n",
+			want: "node.yaml:6:5: providers.aws.format: format vhd does not apply to provider aws, which imports vmdk or raw",
+		},
+		{
+			name: "VM options for a provider without a VM",
+			doc:  header + "providers:\n  gcp: {cpus: 4}\n  vsphere: {format: vmdk, memory: 8GiB}\n",
+			want: "node.yaml:5:9: providers.gcp.cpus: describes the virtual machine inside an OVA, and gcp's gce output has none (its VM is sized where it is created); remove it\n" +
+				"node.yaml:6:27: providers.vsphere.memory: describes the virtual machine inside an OVA, and vsphere's vmdk output has none (its VM is sized where it is created); remove it",
+		},
+		{
+			name: "bad OVA sizes",
+			doc:  header + "providers:\n  vsphere: {cpus: many, memory: 100MiB}\n",
+			want: "node.yaml:5:13: providers.vsphere.cpus: invalid CPU count \"many\"; use a whole number from 1 to 768\n" +
+				"node.yaml:5:25: providers.vsphere.memory: 100MiB is not a whole number of MiB of at least 256MiB; use e.g. 4GiB",
+		},
+		{
+			name: "an unknown provider",
+			doc:  header + "providers:\n  ec2: {format: vmdk}\n",
+			want: `node.yaml:5:3: providers.ec2: unknown field "ec2" in providers; allowed: raw, qemu, aws, azure, gcp, vsphere, openstack (did you mean "gcp"?)`,
 		},
 		{
 			name: "kubernetes version without v and patch",
@@ -431,5 +457,13 @@ func TestSysextFormatDefault(t *testing.T) {
 	}
 	if s.Image.Kubernetes.Sysext != nil {
 		t.Fatal("defaults must not add a sysext section: it would change the digest of specs without one")
+	}
+}
+
+// TestProvidersFieldPerProvider: the spec's providers section has a field
+// for every provider, in the providers package's order, and no other.
+func TestProvidersFieldPerProvider(t *testing.T) {
+	if got, want := fieldNames(reflect.TypeOf(Providers{})), providers.Names(); !slices.Equal(got, want) {
+		t.Errorf("providers fields %v, want %v", got, want)
 	}
 }

@@ -15,11 +15,15 @@ import (
 	"github.com/strata-dev/strata/exporters/formats"
 	"github.com/strata-dev/strata/exporters/providers"
 	"github.com/strata-dev/strata/frontend"
+	"github.com/strata-dev/strata/spec"
 )
 
 type convertOptions struct {
 	provider, format, output, seed string
 	source                         providers.Source
+	cpus                           int
+	memory, network                string
+	guestApplied                   bool
 }
 
 func newConvertCmd() *cobra.Command {
@@ -60,8 +64,15 @@ timestamps from SOURCE_DATE_EPOCH, so equal inputs give identical files.`,
 	fl.StringVar(&o.format, "format", "", "output format: "+strings.Join(formats.Names(), ", "))
 	fl.StringVarP(&o.output, "output", "o", ".", "directory to write the image to")
 	fl.StringVar(&o.seed, "seed", "", "seed for identifiers inside the image, e.g. the spec digest (default: random)")
+	fl.IntVar(&o.cpus, "cpus", 0, "ova: vCPUs of the virtual machine (default 2)")
+	fl.StringVar(&o.memory, "memory", "", "ova: memory of the virtual machine, e.g. 8GiB (default 4GiB)")
+	fl.StringVar(&o.network, "network", "", `ova: the logical network the NIC joins (default "VM Network")`)
 	fl.StringVar(&o.source.SpecName, "spec-name", "", "the spec's name, recorded in the manifest")
 	fl.StringVar(&o.source.SpecDigest, "spec-digest", "", "the spec's digest, recorded in the manifest")
+	// The provider targets built the disk with the guest configuration;
+	// a user's own disk says nothing about it.
+	fl.BoolVar(&o.guestApplied, "guest-applied", false, "the disk has the provider's guest configuration; list it in the manifest")
+	_ = fl.MarkHidden("guest-applied")
 	return cmd
 }
 
@@ -78,7 +89,11 @@ func runConvert(cmd *cobra.Command, o convertOptions, src string) error {
 		_, _ = rand.Read(b[:]) // never fails on Linux
 		o.seed = "random:" + hex.EncodeToString(b[:])
 	}
-	fo := formats.Options{Seed: o.seed, Time: epoch}
+	vm, err := o.vm()
+	if err != nil {
+		return err
+	}
+	fo := formats.Options{Seed: o.seed, Time: epoch, VM: vm}
 	start := time.Now()
 	if o.provider != "" {
 		return convertForProvider(cmd, o, src, fo, start)
@@ -86,6 +101,9 @@ func runConvert(cmd *cobra.Command, o convertOptions, src string) error {
 	f, err := formats.Lookup(o.format)
 	if err != nil {
 		return badFlagError{fmt.Errorf("--format: %w", err)}
+	}
+	if err := vmFlagsApply(f.Name, vm); err != nil {
+		return err
 	}
 	if err := os.MkdirAll(o.output, 0o755); err != nil {
 		return err
@@ -104,11 +122,15 @@ func convertForProvider(cmd *cobra.Command, o convertOptions, src string, fo for
 	if err != nil {
 		return badFlagError{fmt.Errorf("--provider: %w", err)}
 	}
-	if _, err := p.Format(o.format); err != nil {
+	format, err := p.Format(o.format)
+	if err != nil {
 		return badFlagError{fmt.Errorf("--format: %w", err)}
 	}
+	if err := vmFlagsApply(format, fo.VM); err != nil {
+		return err
+	}
 	o.source.StrataVersion = frontend.Version
-	m, err := providers.Convert(cmd.Context(), src, o.output, p, providers.Options{Options: fo, Format: o.format, Source: o.source})
+	m, err := providers.Convert(cmd.Context(), src, o.output, p, providers.Options{Options: fo, Format: o.format, Source: o.source, GuestApplied: o.guestApplied})
 	if err != nil {
 		return err
 	}
@@ -134,4 +156,29 @@ func formatList() string {
 		list = append(list, fmt.Sprintf("  %-17s %s", f.Name, f.Description))
 	}
 	return strings.Join(list, "\n")
+}
+
+// vm reads the OVA's virtual machine flags.
+func (o convertOptions) vm() (formats.VM, error) {
+	vm := formats.VM{CPUs: o.cpus, Network: o.network}
+	if o.cpus < 0 {
+		return vm, badFlagError{fmt.Errorf("--cpus %d: want a positive number", o.cpus)}
+	}
+	if o.memory != "" {
+		size, err := spec.ParseByteSize(o.memory)
+		if err != nil || size%spec.MiB != 0 || size == 0 {
+			return vm, badFlagError{fmt.Errorf("--memory %s: want a whole number of MiB, such as 8GiB", o.memory)}
+		}
+		vm.MemoryMiB = int(size / spec.MiB)
+	}
+	return vm, nil
+}
+
+// vmFlagsApply refuses the VM flags for a format that has no VM, before
+// anything is written.
+func vmFlagsApply(format string, vm formats.VM) error {
+	if vm.IsZero() || format == "ova" {
+		return nil
+	}
+	return badFlagError{fmt.Errorf("--cpus, --memory and --network describe the virtual machine inside an OVA; the %s format has none", format)}
 }

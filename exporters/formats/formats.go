@@ -32,7 +32,20 @@ type Options struct {
 	Time time.Time
 	// Workers is how many goroutines compress (0: GOMAXPROCS).
 	Workers int
+	// VM describes the virtual machine, for the formats that carry one
+	// (the OVA's OVF descriptor); zero fields keep the format's defaults.
+	VM VM
 }
+
+// VM is the virtual machine a package format describes around its disk.
+type VM struct {
+	CPUs      int
+	MemoryMiB int
+	Network   string
+}
+
+// IsZero says whether v leaves every default alone.
+func (v VM) IsZero() bool { return v == VM{} }
 
 // Format is one output format.
 type Format struct {
@@ -111,7 +124,8 @@ var All = []Format{
 		Extension:   "ova",
 		VirtualSize: vmdk.Capacity,
 		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, name string) (int64, error) {
-			return ova.Write(ctx, dst, filepath.Dir(dst.Name()), src, ova.Options{Name: ova.Stem(name), Seed: o.Seed, Time: o.Time, Workers: o.Workers})
+			return ova.Write(ctx, dst, filepath.Dir(dst.Name()), src, ova.Options{Name: ova.Stem(name), Seed: o.Seed, Time: o.Time, Workers: o.Workers,
+				CPUs: o.VM.CPUs, MemoryMiB: o.VM.MemoryMiB, Network: o.VM.Network})
 		},
 	},
 	{
@@ -167,6 +181,9 @@ type Result struct {
 // does not fsync: the rename already protects against a killed run, and
 // forcing the data to disk would cost more than the conversion.
 func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Result, err error) {
+	if !o.VM.IsZero() && f.Name != "ova" {
+		return nil, fmt.Errorf("CPUs, memory and network describe the virtual machine of an OVA; the %s format has none", f.Name)
+	}
 	disk, err := rawdisk.Open(src)
 	if err != nil {
 		return nil, err

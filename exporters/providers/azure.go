@@ -7,10 +7,10 @@ var azure = Provider{
 	Description: "Microsoft Azure: fixed VHD for a page blob or managed-disk upload, Hyper-V generation 2",
 	Formats:     []string{"vhd"},
 	BootMode:    "uefi",
-	// A direct upload must be at least 20 MiB; VHD itself stops at 2040
-	// GiB, below Azure's 4 TiB OS disk limit. The 1 MiB alignment Azure
-	// demands is the VHD writer's rounding.
-	Sizes: SizeRule{Min: 20 * mib, Max: 2040 * gib, Why: "Azure uploads of fixed VHDs are 20 MiB to 2040 GiB"},
+	// A direct upload must be at least 20 MiB; the VHD format stops at
+	// 2040 GiB, below what Azure's managed disks take. The 1 MiB alignment
+	// Azure demands is the VHD writer's rounding.
+	Sizes: SizeRule{Min: 20 * mib, Max: 2040 * gib, Why: "an Azure upload is at least 20 MiB, and a VHD holds at most 2040 GiB"},
 	Guest: Guest{
 		Datasources:   []string{"Azure", "None"},
 		Cmdline:       []string{"console=ttyS0,115200n8", "earlyprintk=ttyS0", "rootdelay=300"},

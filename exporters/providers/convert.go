@@ -25,6 +25,10 @@ type Options struct {
 	Format string
 	// Source describes where the disk came from, for the manifest.
 	Source Source
+	// GuestApplied says the disk was built with the provider's guest
+	// configuration (the provider's build target does that); only then
+	// does the manifest list it. Converting a disk applies nothing.
+	GuestApplied bool
 }
 
 // Source is the build a disk came from; empty fields stay out of the
@@ -45,7 +49,7 @@ type Manifest struct {
 	Architecture string         `json:"architecture"`
 	VirtualSize  int64          `json:"virtual_size"`
 	Files        []File         `json:"files"`
-	Guest        *Guest         `json:"guest,omitempty"`
+	Guest        *Guest         `json:"guest,omitempty"` // what the image was built with`
 	Import       map[string]any `json:"import,omitempty"`
 	Docs         string         `json:"docs,omitempty"`
 }
@@ -93,7 +97,7 @@ func Convert(ctx context.Context, src, dir string, p Provider, o Options) (*Mani
 		Files:       []File{{Name: filepath.Base(res.Path), Format: f.Name, Size: res.Size, SHA256: sum}},
 		Import:      p.Import, Docs: p.Docs,
 	}
-	if !p.Guest.Empty() {
+	if o.GuestApplied && !p.Guest.Empty() {
 		m.Guest = &p.Guest
 	}
 	return m, writeManifest(filepath.Join(dir, ManifestFile), m)

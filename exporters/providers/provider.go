@@ -25,9 +25,10 @@ type Provider struct {
 	Sizes SizeRule
 	// Guest is the configuration its guests need in the image.
 	Guest Guest
-	// Import holds the parameters the provider's import or register call
-	// takes, in the provider's own spelling; the manifest carries them so
-	// a pipeline can pass them on without knowing the provider.
+	// Import holds what the provider's import, register or create step
+	// must be told about the image (API parameters, image properties, VM
+	// settings), in the provider's own spelling; the manifest carries them
+	// so a pipeline can pass them on without knowing the provider.
 	Import map[string]any
 	// Docs is the page that shows the import commands.
 	Docs string

@@ -70,7 +70,7 @@ func TestCheckSize(t *testing.T) {
 		{"gcp", 2*gib + 512*mib, "gcp needs a disk size that is a multiple of 1GiB (GCE imports disk.raw of whole GiB, at most 2 TiB); 2560MiB is not: use 3GiB"},
 		{"gcp", 4096 * gib, "gcp accepts disks of at most 2048GiB"},
 		{"azure", 2040 * gib, ""},
-		{"azure", 2041 * gib, "azure accepts disks of at most 2040GiB (Azure uploads of fixed VHDs are 20 MiB to 2040 GiB); 2041GiB is too large"},
+		{"azure", 2041 * gib, "azure accepts disks of at most 2040GiB (an Azure upload is at least 20 MiB, and a VHD holds at most 2040 GiB); 2041GiB is too large"},
 		{"azure", 10 * mib, "azure accepts disks of at least 20MiB"},
 		{"aws", 512 * mib, "aws accepts disks of at least 1GiB"},
 		{"raw", 3*mib + 512, ""},
@@ -111,6 +111,9 @@ func TestConvertEveryProvider(t *testing.T) {
 			}
 			if read.Provider != p.Name || read.SpecDigest != "sha256:abc" || read.BootMode != "uefi" || read.VirtualSize != m.VirtualSize || read.VirtualSize < gib {
 				t.Errorf("manifest: %+v", read)
+			}
+			if read.Guest != nil {
+				t.Errorf("manifest lists guest configuration %+v that converting a disk does not apply", read.Guest)
 			}
 			if len(read.Files) != 1 || read.Files[0].Format != p.Formats[0] {
 				t.Fatalf("manifest files: %+v, want one %s", read.Files, p.Formats[0])

@@ -13,9 +13,7 @@ var vsphere = Provider{
 		Datasources:   []string{"VMware", "OVF", "None"},
 		InitrdModules: []string{"vmw_pvscsi", "vmxnet3"},
 	},
-	Import: map[string]any{
-		"firmware": "efi",
-		"guest_id": "other5xLinux64Guest",
-	},
-	Docs: "docs/providers/vsphere.md",
+	// The OVF inside the OVA carries the rest of the virtual machine.
+	Import: map[string]any{"firmware": "efi"},
+	Docs:   "docs/providers/vsphere.md",
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/strata-dev/strata/exporters/providers"
 	"github.com/strata-dev/strata/layers/guest"
+	"github.com/strata-dev/strata/spec"
 )
 
 // providerOutput is provider p's output directory. A provider with guest
@@ -37,13 +38,22 @@ func convert(in Input, disk llb.State, p providers.Provider) llb.State {
 		"--seed", in.Spec.Digest(),
 		"--spec-name", img.Name,
 		"--spec-digest", in.Spec.Digest(),
-		"/disk/" + DiskFile,
+	}
+	if !p.Guest.Empty() {
+		args = append(args, "--guest-applied")
+	}
+	format := p.Formats[0]
+	if o := img.Providers.For(p.Name); o != nil {
+		args = append(args, optionArgs(o)...)
+		if o.Format != "" {
+			format = o.Format
+		}
 	}
 	opts := []llb.RunOption{
-		llb.Args(args),
+		llb.Args(append(args, "/disk/"+DiskFile)),
 		llb.Network(pb.NetMode_NONE),
 		llb.AddMount("/disk", disk, llb.Readonly),
-		llb.WithCustomName(fmt.Sprintf("[%s] convert %s to %s", p.Name, DiskFile, p.Formats[0])),
+		llb.WithCustomName(fmt.Sprintf("[%s] convert %s to %s", p.Name, DiskFile, format)),
 	}
 	if in.Epoch != nil {
 		opts = append(opts, llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10)))
@@ -52,4 +62,28 @@ func convert(in Input, disk llb.State, p providers.Provider) llb.State {
 		opts = append(opts, loc)
 	}
 	return in.Tools.Run(opts...).AddMount("/out", llb.Scratch())
+}
+
+// optionArgs are the spec's providers.<name> options as convert flags;
+// the spec's validation has checked that they apply.
+func optionArgs(o *spec.ProviderOptions) []string {
+	var args []string
+	for _, f := range []struct{ flag, value string }{
+		{"--format", o.Format},
+		{"--cpus", o.CPUs},
+		{"--memory", memory(o.Memory)},
+		{"--network", o.Network},
+	} {
+		if f.value != "" {
+			args = append(args, f.flag, f.value)
+		}
+	}
+	return args
+}
+
+func memory(size spec.ByteSize) string {
+	if size == 0 {
+		return ""
+	}
+	return size.String()
 }
