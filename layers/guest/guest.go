@@ -31,6 +31,7 @@ func Apply(os llb.State, p providers.Provider, d overlays.Distro, opts ...llb.Co
 	}
 	if mods := strings.Join(g.InitrdModules, " "); mods != "" {
 		fmt.Fprintf(&script, `for dir in /lib/modules/*/; do
+  [ -d "$dir" ] || { echo "provider %s needs kernel modules in the initrd, and the image has no kernel" >&2; exit 1; }
   kver=$(basename "$dir")
   for m in %s; do
     modinfo -k "$kver" "$m" >/dev/null 2>&1 || {
@@ -41,7 +42,7 @@ func Apply(os llb.State, p providers.Provider, d overlays.Distro, opts ...llb.Co
 done
 printf '%%s\n' %s >> %s
 %s
-`, mods, p.Name, mods, d.Initrd.ModulesFile, d.Initrd.Rebuild)
+`, p.Name, mods, p.Name, mods, d.Initrd.ModulesFile, d.Initrd.Rebuild)
 	}
 	runOpts := []llb.RunOption{
 		llb.Args([]string{"/bin/sh", "-c", script.String()}),
