@@ -10,6 +10,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/moby/buildkit/frontend/subrequests/targets"
+	"github.com/strata-dev/strata/frontend"
 	"github.com/strata-dev/strata/spec"
 )
 
@@ -34,6 +36,10 @@ var actionInputs = map[string][]string{
 
 type workflow struct {
 	Jobs map[string]struct {
+		Needs    yaml.Node `yaml:"needs"`
+		Strategy struct {
+			Matrix map[string][]string `yaml:"matrix"`
+		} `yaml:"strategy"`
 		Steps []struct {
 			Uses string            `yaml:"uses"`
 			With map[string]string `yaml:"with"`
@@ -86,8 +92,33 @@ func TestWorkflowsAreValid(t *testing.T) {
 		if len(wf.Jobs) == 0 {
 			t.Errorf("%s has no jobs", file)
 		}
+		scopesRead, scopesWritten := map[string]string{}, map[string]bool{}
 		for job, j := range wf.Jobs {
+			var needs []string
+			if j.Needs.Kind == yaml.ScalarNode {
+				needs = []string{j.Needs.Value}
+			} else if err := j.Needs.Decode(&needs); err != nil {
+				t.Errorf("%s: job %s: needs: %v", file, job, err)
+			}
+			for _, n := range needs {
+				if _, ok := wf.Jobs[n]; !ok {
+					t.Errorf("%s: job %s needs %q, which is no job of the workflow", file, job, n)
+				}
+			}
 			for i, step := range j.Steps {
+				for _, scope := range ghaScopes(step.With["cache-from"]) {
+					scopesRead[scope] = job
+				}
+				for _, scope := range ghaScopes(step.With["cache-to"]) {
+					scopesWritten[scope] = true
+				}
+				if target, ok := step.With["target"]; ok {
+					for _, name := range expandMatrix(target, j.Strategy.Matrix) {
+						if !slices.ContainsFunc(frontend.Targets().Targets, func(t targets.Target) bool { return t.Name == name }) {
+							t.Errorf("%s: job %s: target %q is not a strata target", file, job, name)
+						}
+					}
+				}
 				where := filepath.Base(file) + ": job " + job + " step " + step.Uses
 				inputs, known := actionInputs[step.Uses]
 				if !known {
@@ -102,7 +133,37 @@ func TestWorkflowsAreValid(t *testing.T) {
 				}
 			}
 		}
+		// A cache scope only read is a cache that never fills.
+		for scope, job := range scopesRead {
+			if !scopesWritten[scope] {
+				t.Errorf("%s: job %s reads the GHA cache scope %q, which no job writes", file, job, scope)
+			}
+		}
 	}
+}
+
+// ghaScopes lists the scope= values of type=gha cache lines, with matrix
+// expressions kept as written, so that a job's own scope matches itself.
+func ghaScopes(value string) []string {
+	var scopes []string
+	for _, line := range strings.Split(value, "\n") {
+		for _, field := range strings.Split(strings.TrimSpace(line), ",") {
+			if scope, ok := strings.CutPrefix(field, "scope="); ok && strings.Contains(line, "type=gha") {
+				scopes = append(scopes, scope)
+			}
+		}
+	}
+	return scopes
+}
+
+// expandMatrix replaces a "${{ matrix.NAME }}" value with each of the
+// matrix's values for NAME; any other value stands for itself.
+func expandMatrix(value string, matrix map[string][]string) []string {
+	m := regexp.MustCompile(`^\$\{\{\s*matrix\.(\w+)\s*\}\}$`).FindStringSubmatch(value)
+	if m == nil {
+		return []string{value}
+	}
+	return matrix[m[1]]
 }
 
 // checkInput checks the values that name things in this repository.
