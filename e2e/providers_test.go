@@ -137,8 +137,12 @@ func TestOutputsListed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const listed = "outputs: [disk]\n"
+	if !strings.Contains(string(example), listed) {
+		t.Fatalf("examples/debian.yaml lacks %q", listed)
+	}
 	spec := filepath.Join(t.TempDir(), "outputs.yaml")
-	if err := os.WriteFile(spec, append(example, "outputs: [disk, raw]\n"...), 0o644); err != nil {
+	if err := os.WriteFile(spec, []byte(strings.Replace(string(example), listed, "outputs: [disk, raw]\n", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(env.workDir, "outputs")
