@@ -36,7 +36,7 @@ func TestExampleDiskLayout(t *testing.T) {
 	if want := int64(4 << 30); st.Size() != want {
 		t.Errorf("disk size %d, want %d (disk.size: 4GiB)", st.Size(), want)
 	}
-	// The export streams zeros; strata build punches the holes back.
+	// strata build unpacks the result itself and leaves zero blocks as holes.
 	if allocated := st.Sys().(*syscall.Stat_t).Blocks * 512; allocated > 2<<30 {
 		t.Errorf("disk.raw has %d MiB allocated of 4096: not sparse", allocated>>20)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/moby/buildkit/solver/errdefs"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/spf13/cobra"
-	"github.com/strata-dev/strata/exporters/disk"
 	"github.com/strata-dev/strata/frontend"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -73,6 +72,7 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 		return err
 	}
 	defer cleanup()
+	dirs := exportDirsAsTar(&solveOpt)
 
 	c, err := client.New(ctx, o.addr)
 	if err != nil {
@@ -95,40 +95,17 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 		return err
 	})
 	err = eg.Wait()
+	for _, d := range dirs {
+		if derr := d.finish(err); err == nil {
+			err = derr
+		}
+	}
 	// Spec and step errors carry their YAML location; show the lines, as
 	// buildx does for a Dockerfile.
 	for _, src := range errdefs.Sources(err) {
 		src.Print(os.Stderr)
 	}
-	if err != nil {
-		return err
-	}
-	return resparsify(solveOpt.Exports)
-}
-
-// resparsify gives exported disk images their holes back: the local
-// exporter streams them as zeros, which would cost the user the disk's
-// whole virtual size in real blocks. Raw disks and fixed VHDs are the
-// images that are mostly zeros; they sit at the top of the output or, for
-// a build of several outputs, one directory down.
-func resparsify(exports []client.ExportEntry) error {
-	for _, e := range exports {
-		if e.Type != client.ExporterLocal {
-			continue
-		}
-		for _, pattern := range []string{"*.raw", "*.vhd", "*/*.raw", "*/*.vhd"} {
-			paths, _ := filepath.Glob(filepath.Join(e.OutputDir, pattern))
-			for _, path := range paths {
-				if fi, err := os.Lstat(path); err != nil || !fi.Mode().IsRegular() {
-					continue
-				}
-				if _, err := disk.PunchHoles(path); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	return nil
+	return err
 }
 
 // solveOptions translates the CLI flags into what BuildKit's client takes,

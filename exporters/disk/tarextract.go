@@ -45,7 +45,31 @@ func extractTar(ctx context.Context, tarPath, dest string) error {
 		defer gz.Close()
 		r = gz
 	}
+	if err := ExtractTar(ctx, r, dest, ExtractOptions{KeepOwners: true}); err != nil {
+		return fmt.Errorf("%s: %w", tarPath, err)
+	}
+	return nil
+}
 
+// ExtractOptions shape ExtractTar.
+type ExtractOptions struct {
+	// KeepOwners makes a foreign owner, a device node or an xattr that
+	// cannot be set an error, as a disk's root filesystem needs. Without
+	// it, files belong to whoever extracts them, as with an unprivileged
+	// tar, device nodes are skipped and xattrs are set where allowed.
+	KeepOwners bool
+	// Skipped, when set, hears of every entry left out or set partly.
+	Skipped func(name, why string)
+}
+
+// ExtractTar unpacks the uncompressed tar stream r into the directory
+// dest, creating it: the same safe extraction as the disk assembler's
+// (no entry lands outside dest, holes stay holes), for `strata build -o
+// DIR`, which receives its result as a tar.
+func ExtractTar(ctx context.Context, r io.Reader, dest string, o ExtractOptions) error {
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
 	// Directory times are set last: creating entries inside a directory
 	// moves its mtime.
 	type dirTime struct {
@@ -64,7 +88,7 @@ func extractTar(ctx context.Context, tarPath, dest string) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%s: %w", tarPath, err)
+			return err
 		}
 		rel, err := tarEntryPath(hdr.Name)
 		if err != nil {
@@ -76,7 +100,7 @@ func extractTar(ctx context.Context, tarPath, dest string) error {
 				return err
 			}
 		}
-		if err := extractEntry(tr, hdr, dest, target, rel, buf); err != nil {
+		if err := extractEntry(tr, hdr, dest, target, rel, buf, o); err != nil {
 			return fmt.Errorf("extracting %s: %w", hdr.Name, err)
 		}
 		if hdr.Typeflag == tar.TypeDir {
@@ -139,7 +163,7 @@ func checkParents(dest, rel string) error {
 	return nil
 }
 
-func extractEntry(tr *tar.Reader, hdr *tar.Header, dest, target, rel string, buf []byte) error {
+func extractEntry(tr *tar.Reader, hdr *tar.Header, dest, target, rel string, buf []byte, o ExtractOptions) error {
 	// Replace whatever is there (a later entry wins, as with tar), except
 	// an existing directory, which tar also keeps.
 	if rel != "." {
@@ -178,6 +202,10 @@ func extractEntry(tr *tar.Reader, hdr *tar.Header, dest, target, rel string, buf
 		kind := map[byte]uint32{tar.TypeChar: unix.S_IFCHR, tar.TypeBlock: unix.S_IFBLK, tar.TypeFifo: unix.S_IFIFO}[hdr.Typeflag]
 		dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
 		if err := unix.Mknod(target, kind|mode, int(dev)); err != nil {
+			if !o.KeepOwners && errors.Is(err, unix.EPERM) {
+				o.skipped(hdr.Name, "a device node needs root")
+				return nil
+			}
 			return fmt.Errorf("mknod: %w", err)
 		}
 	case tar.TypeXGlobalHeader:
@@ -189,8 +217,10 @@ func extractEntry(tr *tar.Reader, hdr *tar.Header, dest, target, rel string, buf
 	isLink := hdr.Typeflag == tar.TypeSymlink
 	// Order matters: chown clears setuid/setgid and security.capability, so
 	// it goes first, then the mode, then the xattrs.
-	if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
-		return fmt.Errorf("chown (root needed for foreign owners): %w", err)
+	if o.KeepOwners {
+		if err := os.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
+			return fmt.Errorf("chown (root needed for foreign owners): %w", err)
+		}
 	}
 	if !isLink {
 		if err := unix.Chmod(target, mode); err != nil {
@@ -203,6 +233,10 @@ func extractEntry(tr *tar.Reader, hdr *tar.Header, dest, target, rel string, buf
 			continue
 		}
 		if err := unix.Lsetxattr(target, name, []byte(value), 0); err != nil {
+			if !o.KeepOwners {
+				o.skipped(hdr.Name, "xattr "+name+": "+err.Error())
+				continue
+			}
 			return fmt.Errorf("setting xattr %s: %w", name, err)
 		}
 	}
@@ -255,4 +289,10 @@ func setTimes(p string, mtime time.Time) error {
 		return fmt.Errorf("setting times on %s: %w", p, err)
 	}
 	return nil
+}
+
+func (o ExtractOptions) skipped(name, why string) {
+	if o.Skipped != nil {
+		o.Skipped(name, why)
+	}
 }
