@@ -38,7 +38,7 @@ func requireAirgapRelease(t *testing.T) (*release, releaseserver.Release) {
 func TestAirgapBuildFromContext(t *testing.T) {
 	r, paths := requireAirgapRelease(t)
 	out := filepath.Join(t.TempDir(), "rootfs")
-	log, err := strataBuildTree(k8sSpec, "rootfs", out, airgapArgs(r, r.Dir)...)
+	log, err := strataBuild(k8sSpec, "rootfs", out, airgapArgs(r, r.Dir)...)
 	if err != nil {
 		t.Fatalf("air-gapped build: %v\n%s", err, tail(log, 80))
 	}

@@ -149,26 +149,6 @@ func strataBuild(specPath, target, out string, extra ...string) (string, error) 
 	return strataBuildAt(env.buildkit, specPath, target, out, true, extra...)
 }
 
-// strataBuildTree builds target and unpacks it into the directory out. It
-// exports a tar, not a local directory: BuildKit's local exporter can
-// deadlock on a tree of many files (moby/buildkit#2950; it hung a CI run
-// for 30 minutes), and a tar keeps the files' owners.
-func strataBuildTree(specPath, target, out string, extra ...string) (string, error) {
-	archive := out + ".tar"
-	log, err := strataBuild(specPath, target, "type=tar,dest="+archive, extra...)
-	if err != nil {
-		return log, err
-	}
-	defer os.Remove(archive)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return log, err
-	}
-	if b, err := exec.Command("tar", "-xpf", archive, "-C", out, "--numeric-owner").CombinedOutput(); err != nil {
-		return log, fmt.Errorf("unpacking %s: %w: %s", archive, err, b)
-	}
-	return log, nil
-}
-
 // strataBuildWith can leave out the os-base context, for specs that name
 // their base image themselves.
 func strataBuildWith(specPath, target, out string, withBase bool, extra ...string) (string, error) {

@@ -141,7 +141,7 @@ func TestAirgapImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "rootfs")
-	log, err := strataBuildTree(spec, "rootfs", out, append(imagesArgs(r, deadSource), "--build-context", "kubernetes-artifacts="+r.Dir)...)
+	log, err := strataBuild(spec, "rootfs", out, append(imagesArgs(r, deadSource), "--build-context", "kubernetes-artifacts="+r.Dir)...)
 	if err != nil {
 		t.Fatalf("air-gapped build: %v\n%s", err, tail(log, 80))
 	}
