@@ -203,3 +203,15 @@ func TestExamplesBuild(t *testing.T) {
 		})
 	}
 }
+
+// TestDistrosSayHowToAddInitrdModules: the provider targets append drivers
+// to the initrd through the distro's own generator, so every distro must
+// name it.
+func TestDistrosSayHowToAddInitrdModules(t *testing.T) {
+	for _, name := range overlays.Names() {
+		d, _ := overlays.Lookup(name)
+		if d.Initrd.ModulesFile == "" || d.Initrd.Rebuild == "" {
+			t.Errorf("distro %s: Initrd %+v lacks the modules file or the rebuild command", name, d.Initrd)
+		}
+	}
+}
