@@ -27,6 +27,7 @@ var (
 		{pb.CapSourceHTTPPerm, "executable downloads", ""},
 		{pb.CapExecMountCache, "apt cache mounts", ""},
 		{pb.CapExecMetaNetwork, "steps without network", ""},
+		{pb.CapExecMountContentCache, "assembling without hashing the whole tree for the cache key", ""},
 		{pb.CapFileBase, "file operations", ""},
 	}
 	gatewayCaps = []capability{

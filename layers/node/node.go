@@ -148,7 +148,10 @@ func assemble(in Input, rootfs llb.State, cmdline, step string) llb.State {
 	opts := []llb.RunOption{
 		llb.Args(args),
 		llb.Network(pb.NetMode_NONE),
-		llb.AddMount("/rootfs", rootfs, llb.Readonly),
+		// No content hash of the whole tree for the cache key: reading
+		// every file of the merged rootfs costs seconds on each rebuild,
+		// and the merge's own key already says what is in it.
+		llb.AddMount("/rootfs", rootfs, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
 		llb.WithCustomName(fmt.Sprintf("[%s] assemble %s (%s, %s)", step, DiskFile, img.Disk.Size, img.Disk.Boot)),
 	}
 	if in.Epoch != nil {

@@ -52,7 +52,10 @@ func convert(in Input, disk llb.State, p providers.Provider) llb.State {
 	opts := []llb.RunOption{
 		llb.Args(append(args, "/disk/"+DiskFile)),
 		llb.Network(pb.NetMode_NONE),
-		llb.AddMount("/disk", disk, llb.Readonly),
+		// Content-hashing the input for the cache key would read the whole
+		// disk (19 s of a 38 s rebuild for 6 GiB); the disk's own key,
+		// from the graph that made it, is what the cache needs.
+		llb.AddMount("/disk", disk, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
 		llb.WithCustomName(fmt.Sprintf("[%s] convert %s to %s", p.Name, DiskFile, format)),
 	}
 	if in.Epoch != nil {

@@ -87,7 +87,7 @@ func Image(in Input) llb.State {
 		llb.Args([]string{in.Binary, "sysext", "--tree", "/tree", "--name", in.Name,
 			"--format", in.Format, "--seed", in.Seed, "-o", "/out/" + in.FileName()}),
 		llb.Network(pb.NetMode_NONE),
-		llb.AddMount("/tree", tree, llb.Readonly),
+		llb.AddMount("/tree", tree, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
 		llb.WithCustomName(fmt.Sprintf("[sysext 2/2] pack %s (%s)", in.FileName(), in.Format)),
 	}
 	if in.Epoch != nil {
