@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-dev/strata/exporters/formats"
 	"github.com/strata-dev/strata/exporters/providers"
 )
 
@@ -439,7 +440,7 @@ func (v *validator) providers(ps Providers) {
 			name string
 			set  bool
 		}{{"cpus", o.CPUs != ""}, {"memory", o.Memory != 0}, {"network", o.Network != ""}}
-		if format != "ova" {
+		if f, _ := formats.Lookup(format); !f.HasVM {
 			for _, f := range vm {
 				if f.set {
 					v.fail(field+"."+f.name, "describes the virtual machine inside an OVA, and %s's %s output has none (its VM is sized where it is created); remove it", p.Name, format)

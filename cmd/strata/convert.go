@@ -102,7 +102,7 @@ func runConvert(cmd *cobra.Command, o convertOptions, src string) error {
 	if err != nil {
 		return badFlagError{fmt.Errorf("--format: %w", err)}
 	}
-	if err := vmFlagsApply(f.Name, vm); err != nil {
+	if err := vmFlagsApply(f, vm); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(o.output, 0o755); err != nil {
@@ -126,7 +126,11 @@ func convertForProvider(cmd *cobra.Command, o convertOptions, src string, fo for
 	if err != nil {
 		return badFlagError{fmt.Errorf("--format: %w", err)}
 	}
-	if err := vmFlagsApply(format, fo.VM); err != nil {
+	f, err := formats.Lookup(format)
+	if err != nil {
+		return err
+	}
+	if err := vmFlagsApply(f, fo.VM); err != nil {
 		return err
 	}
 	o.source.StrataVersion = frontend.Version
@@ -176,9 +180,9 @@ func (o convertOptions) vm() (formats.VM, error) {
 
 // vmFlagsApply refuses the VM flags for a format that has no VM, before
 // anything is written.
-func vmFlagsApply(format string, vm formats.VM) error {
-	if vm.IsZero() || format == "ova" {
+func vmFlagsApply(f formats.Format, vm formats.VM) error {
+	if vm.IsZero() || f.HasVM {
 		return nil
 	}
-	return badFlagError{fmt.Errorf("--cpus, --memory and --network describe the virtual machine inside an OVA; the %s format has none", format)}
+	return badFlagError{fmt.Errorf("--cpus, --memory and --network describe the virtual machine inside an OVA; the %s format has none", f.Name)}
 }

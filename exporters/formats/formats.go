@@ -55,6 +55,9 @@ type Format struct {
 	// QemuFormat is qemu-img's name for the format ("" when qemu-img
 	// cannot read it).
 	QemuFormat string
+	// HasVM says the format describes a virtual machine around the disk,
+	// which Options.VM shapes.
+	HasVM bool
 	// VirtualSize is the disk size the format gives a raw disk of size
 	// bytes (formats round up to their unit).
 	VirtualSize func(size int64) int64
@@ -121,7 +124,7 @@ var All = []Format{
 	{
 		Name:        "ova",
 		Description: "OVA for vSphere: OVF descriptor (EFI, 2 vCPU, 4 GiB, pvscsi, vmxnet3), the VMDK, a SHA-256 manifest",
-		Extension:   "ova",
+		Extension:   "ova", HasVM: true,
 		VirtualSize: vmdk.Capacity,
 		write: func(ctx context.Context, dst *os.File, src *rawdisk.Disk, o Options, name string) (int64, error) {
 			return ova.Write(ctx, dst, filepath.Dir(dst.Name()), src, ova.Options{Name: ova.Stem(name), Seed: o.Seed, Time: o.Time, Workers: o.Workers,
@@ -181,7 +184,7 @@ type Result struct {
 // does not fsync: the rename already protects against a killed run, and
 // forcing the data to disk would cost more than the conversion.
 func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Result, err error) {
-	if !o.VM.IsZero() && f.Name != "ova" {
+	if !o.VM.IsZero() && !f.HasVM {
 		return nil, fmt.Errorf("CPUs, memory and network describe the virtual machine of an OVA; the %s format has none", f.Name)
 	}
 	disk, err := rawdisk.Open(src)

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 
 	"github.com/strata-dev/strata/exporters/formats"
-	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 )
 
 // ManifestFile is the manifest's name in the output directory.
@@ -49,7 +48,7 @@ type Manifest struct {
 	Architecture string         `json:"architecture"`
 	VirtualSize  int64          `json:"virtual_size"`
 	Files        []File         `json:"files"`
-	Guest        *Guest         `json:"guest,omitempty"` // what the image was built with`
+	Guest        *Guest         `json:"guest,omitempty"` // what the image was built with
 	Import       map[string]any `json:"import,omitempty"`
 	Docs         string         `json:"docs,omitempty"`
 }
@@ -73,11 +72,11 @@ func Convert(ctx context.Context, src, dir string, p Provider, o Options) (*Mani
 	if err != nil {
 		return nil, err
 	}
-	size, err := diskSize(src)
+	st, err := os.Stat(src)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.CheckSize(size); err != nil {
+	if err := p.CheckSize(st.Size()); err != nil {
 		return nil, fmt.Errorf("%s: %w", src, err)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -101,15 +100,6 @@ func Convert(ctx context.Context, src, dir string, p Provider, o Options) (*Mani
 		m.Guest = &p.Guest
 	}
 	return m, writeManifest(filepath.Join(dir, ManifestFile), m)
-}
-
-func diskSize(path string) (int64, error) {
-	d, err := rawdisk.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer d.Close()
-	return d.Size(), nil
 }
 
 func fileSHA256(path string) (string, error) {
