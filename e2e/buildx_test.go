@@ -236,7 +236,7 @@ func TestBuildxRegistryCacheAcrossBuilders(t *testing.T) {
 	// The assembly is not asserted: its key hashes the merged tree's
 	// content, and on an importing builder it has re-run every time
 	// (seconds); docs/ci.md says so.
-	t.Logf("disk assembly on builder B: cached=%v", b["[disk] assemble disk.raw (4GiB, uefi)"])
+	t.Logf("disk assembly on builder B: cached=%v", b["[disk os] assemble disk.raw (4GiB, uefi)"])
 }
 
 // TestBakeMatrix runs the shipped docker-bake.hcl: the matrix expands from
@@ -295,7 +295,7 @@ func TestBakeMatrix(t *testing.T) {
 	}
 	// The frontend's go build (cached or not) and the node's assembly, in
 	// one run.
-	for _, want := range []string{"/out/strata ./cmd/strata", "[node-debian-" + strings.ReplaceAll(r.Kubernetes, ".", "-") + "-disk disk] assemble disk.raw"} {
+	for _, want := range []string{"/out/strata ./cmd/strata", "[node-debian-" + strings.ReplaceAll(r.Kubernetes, ".", "-") + "-disk disk os] assemble disk.raw"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("bake output lacks %q:\n%s", want, tail(log, 60))
 		}

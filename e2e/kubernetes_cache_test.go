@@ -91,7 +91,12 @@ func TestKubernetesCacheIndependence(t *testing.T) {
 	for _, name := range others {
 		assertAllCached(t, status, install(name))
 	}
-	assertRan(t, status, "[kubernetes ", "add units")
+	assertRan(t, status, "[kubernetes ", "add units for kubelet")
+	assertAllCached(t, status, "[kubernetes 2/3] add units for containerd")
+	// The disk is the cached OS disk (the OS and the container runtime)
+	// with the rest of the layer added.
+	assertAllCached(t, status, "[disk os] ")
+	assertRan(t, status, "[disk] add kubernetes", "")
 	kube, _ = paths(r)
 	if got, want := artifactRequests(srv), kube; !slices.Equal(sorted(got), sorted(want)) {
 		t.Errorf("the kubernetes.version bump fetched %q, want exactly %q", got, want)
@@ -114,6 +119,7 @@ func TestKubernetesCacheIndependence(t *testing.T) {
 	srv.ResetLog()
 	status = build("the OS change", osChanged, r)
 	assertRan(t, status, "[os ", "run: echo os-change")
+	assertRan(t, status, "[disk os] assemble", "")
 	// Every layer step comes from cache, so BuildKit needs no download.
 	assertAllCached(t, status, "[kubernetes ")
 	if got := artifactRequests(srv); len(got) != 0 {

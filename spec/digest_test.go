@@ -190,3 +190,24 @@ func TestDigestEncodingWithoutNewFields(t *testing.T) {
 		t.Error("the defaulted sandboxImage does not reach the digest")
 	}
 }
+
+func TestOSDigestLeavesKubernetesOut(t *testing.T) {
+	load := func(y string) *Spec { return mustLoad(t, "node.yaml", []byte(header+y), nil) }
+	a := load("kubernetes: {" + k8sPins + "}\n")
+	b := load("kubernetes: {" + strings.Replace(k8sPins, "version: v1.31.2", "version: v1.31.3", 1) + "}\n")
+	if a.Digest() == b.Digest() {
+		t.Fatal("the test specs should differ in their kubernetes version")
+	}
+	if a.OSDigest() != b.OSDigest() {
+		t.Error("a Kubernetes version bump changed the OS digest")
+	}
+	if c := load("os: {packages: [curl]}\nkubernetes: {" + k8sPins + "}\n"); c.OSDigest() == a.OSDigest() {
+		t.Error("an OS package change left the OS digest alone")
+	}
+	if plain := load("os: {packages: [curl]}\n"); plain.OSDigest() != plain.Digest() {
+		t.Error("without a kubernetes section the OS digest should be the digest")
+	}
+	if a.Image.Kubernetes == nil {
+		t.Error("OSDigest changed the spec")
+	}
+}

@@ -77,6 +77,19 @@ func (s *Spec) Digest() string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
+// OSDigest identifies what a Kubernetes node's disk is first assembled
+// from, before the Kubernetes layer is added: the digest of the image with
+// its kubernetes section left out. The disk's identifiers derive from it, so
+// that a Kubernetes version bump keeps the cached OS disk, whose filesystem
+// UUID every ext4 metadata checksum depends on. Images differing only in
+// Kubernetes therefore share partition GUIDs and filesystem UUIDs, as every
+// VM started from one image does.
+func (s *Spec) OSDigest() string {
+	os := *s
+	os.Image.Kubernetes = nil
+	return os.Digest()
+}
+
 // Load is the whole pipeline the frontend needs: parse, apply build-arg
 // overrides, apply the defaults of the chosen distro and validate. The
 // distro is os.distro after overrides, or DefaultDistro.

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,7 @@ type convertOptions struct {
 	cpus                           int
 	memory, network                string
 	guestApplied                   bool
+	reuse, reuseRaw                string
 }
 
 func newConvertCmd() *cobra.Command {
@@ -50,10 +52,19 @@ Formats:
 The output is DIR/<name of disk.raw without .raw>.<extension>, written to a
 temporary file and renamed into place when complete. Identifiers inside the
 image (a VHD's unique ID, a VMDK's content IDs) derive from --seed and
-timestamps from SOURCE_DATE_EPOCH, so equal inputs give identical files.`,
+timestamps from SOURCE_DATE_EPOCH, so equal inputs give identical files.
+
+With --reuse and --reuse-raw, a disk built on another one converts much
+faster: every cluster that holds the same bytes as --reuse-raw at the same
+offset is copied, already compressed, from --reuse, that disk's earlier
+conversion by strata to the same format (or the provider output directory
+holding it). The output is byte for byte the same as without. An image that
+does not fit is ignored, with the reason printed; qcow2-compressed and vmdk
+use it, the other formats compress nothing cluster by cluster and ignore it.`,
 		Example: `  strata convert --provider aws -o out/aws out/disk.raw
   strata convert --provider vsphere --format vmdk -o out/vsphere out/disk.raw
-  strata convert --format qcow2-compressed -o out out/disk.raw`,
+  strata convert --format qcow2-compressed -o out out/disk.raw
+  strata convert --provider qemu --reuse out/base-qemu --reuse-raw out/base.raw -o out/qemu out/disk.raw`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConvert(cmd, o, args[0])
@@ -73,6 +84,8 @@ timestamps from SOURCE_DATE_EPOCH, so equal inputs give identical files.`,
 	// a user's own disk says nothing about it.
 	fl.BoolVar(&o.guestApplied, "guest-applied", false, "the disk has the provider's guest configuration; list it in the manifest")
 	_ = fl.MarkHidden("guest-applied")
+	fl.StringVar(&o.reuse, "reuse", "", "an earlier conversion of --reuse-raw (or its provider output directory) to copy compressed clusters from")
+	fl.StringVar(&o.reuseRaw, "reuse-raw", "", "the raw disk --reuse was made from")
 	return cmd
 }
 
@@ -105,6 +118,9 @@ func runConvert(cmd *cobra.Command, o convertOptions, src string) error {
 	if err := vmFlagsApply(f, vm); err != nil {
 		return err
 	}
+	if fo.Reuse, err = o.reuseFor(f.Name); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(o.output, 0o755); err != nil {
 		return err
 	}
@@ -114,6 +130,7 @@ func runConvert(cmd *cobra.Command, o convertOptions, src string) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "%s: %s, %s holding a %s disk (%.1fs)\n", res.Path, f.Name,
 		formatDiskBytes(res.Size), formatDiskBytes(res.VirtualSize), time.Since(start).Seconds())
+	printReuse(cmd.OutOrStdout(), res.Reuse)
 	return nil
 }
 
@@ -133,6 +150,9 @@ func convertForProvider(cmd *cobra.Command, o convertOptions, src string, fo for
 	if err := vmFlagsApply(f, fo.VM); err != nil {
 		return err
 	}
+	if fo.Reuse, err = o.reuseFor(f.Name); err != nil {
+		return err
+	}
 	o.source.StrataVersion = frontend.Version
 	m, err := providers.Convert(cmd.Context(), src, o.output, p, providers.Options{Options: fo, Format: o.format, Source: o.source, GuestApplied: o.guestApplied})
 	if err != nil {
@@ -142,8 +162,42 @@ func convertForProvider(cmd *cobra.Command, o convertOptions, src string, fo for
 		fmt.Fprintf(cmd.OutOrStdout(), "%s: %s for %s, %s holding a %s disk (%.1fs)\n", filepath.Join(o.output, f.Name),
 			f.Format, p.Name, formatDiskBytes(f.Size), formatDiskBytes(m.VirtualSize), time.Since(start).Seconds())
 	}
+	printReuse(cmd.OutOrStdout(), m.Reuse)
 	fmt.Fprintf(cmd.OutOrStdout(), "%s: import it as %s shows\n", filepath.Join(o.output, providers.ManifestFile), p.Docs)
 	return nil
+}
+
+// reuseFor reads --reuse and --reuse-raw for a conversion to format.
+// --reuse may name the image or a provider output directory, whose
+// manifest then names the image of that format.
+func (o convertOptions) reuseFor(format string) (*formats.Reuse, error) {
+	if o.reuse == "" && o.reuseRaw == "" {
+		return nil, nil
+	}
+	if o.reuse == "" || o.reuseRaw == "" {
+		return nil, badFlagError{errors.New("--reuse and --reuse-raw go together: an earlier conversion and the raw disk it was made from")}
+	}
+	image := o.reuse
+	if st, err := os.Stat(image); err == nil && st.IsDir() {
+		if image, err = providers.ImageIn(image, format); err != nil {
+			return nil, fmt.Errorf("--reuse: %w", err)
+		}
+	}
+	return &formats.Reuse{Raw: o.reuseRaw, Image: image}, nil
+}
+
+// printReuse says how the reuse image served, if one was given.
+func printReuse(w io.Writer, s *formats.ReuseStats) {
+	switch {
+	case s == nil:
+	case s.Ignored != "":
+		fmt.Fprintf(w, "reuse image ignored: %s\n", s.Ignored)
+	default:
+		fmt.Fprintf(w, "reused %d of %d clusters, compressed %d\n", s.Reused, s.Reused+s.Compressed, s.Compressed)
+		if s.Mismatched > 0 {
+			fmt.Fprintf(w, "warning: %d clusters of the reuse image failed their checksum and were compressed again: is it the conversion of --reuse-raw?\n", s.Mismatched)
+		}
+	}
 }
 
 func providerList() string {

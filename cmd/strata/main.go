@@ -40,6 +40,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newBuildCmd(),
 		newAssembleCmd(),
+		newAddLayerCmd(),
 		newSysextCmd(),
 		newTargetsCmd(),
 		newOutlineCmd(),

@@ -47,16 +47,9 @@ func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Resu
 		return nil, err
 	}
 
-	outDir, outBase := filepath.Split(output)
-	if outDir == "" {
-		outDir = "."
-	}
-	// Work files (ESP image, extracted tar) live next to the output: on
-	// the same filesystem copy_file_range can reflink, and /tmp may be a
-	// small tmpfs.
-	work, err := os.MkdirTemp(outDir, "."+outBase+".work-*")
+	work, err := workDir(output)
 	if err != nil {
-		return nil, fmt.Errorf("creating work directory: %w", err)
+		return nil, err
 	}
 	defer os.RemoveAll(work)
 
@@ -74,21 +67,16 @@ func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Resu
 	}
 	entry := newLoaderEntry(opts.Title, boot.KernelVersion, layout.Root.GUID, opts.Cmdline)
 
-	img, err := os.CreateTemp(outDir, outBase+".tmp-*")
+	img, err := newPendingImage(output)
 	if err != nil {
-		return nil, fmt.Errorf("creating output: %w", err)
+		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			img.Close()
-			os.Remove(img.Name())
-		}
-	}()
+	defer img.discardOnError(&err)
 	// Truncate, never write zeros: everything not written stays a hole.
 	if err := img.Truncate(layout.DiskSize); err != nil {
 		return nil, fmt.Errorf("sizing output: %w", err)
 	}
-	if err := writeGPT(img, layout); err != nil {
+	if err := writeGPT(img.File, layout); err != nil {
 		return nil, err
 	}
 
@@ -109,7 +97,7 @@ func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Resu
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := placeFile(img, layout.ESP.Start, espPath); err != nil {
+	if err := placeFile(img.File, layout.ESP.Start, espPath); err != nil {
 		return nil, fmt.Errorf("placing ESP: %w", err)
 	}
 	if err := os.Remove(espPath); err != nil { // free the space before mke2fs needs it
@@ -129,21 +117,15 @@ func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Resu
 	if err != nil {
 		return nil, fmt.Errorf("building root filesystem: %w", err)
 	}
-	if err := normalizeExt4(img, layout.Root.Start, opts.Epoch, treeInfo.Mode()); err != nil {
+	if err := normalizeExt4(img.File, layout.Root.Start, opts.Epoch, treeInfo.Mode()); err != nil {
 		return nil, fmt.Errorf("normalising root filesystem: %w", err)
 	}
 
-	if err := img.Chmod(0o644); err != nil {
-		return nil, err
-	}
 	if err := img.Sync(); err != nil {
 		return nil, fmt.Errorf("syncing output: %w", err)
 	}
-	if err := img.Close(); err != nil {
-		return nil, fmt.Errorf("closing output: %w", err)
-	}
-	if err := os.Rename(img.Name(), output); err != nil {
-		return nil, fmt.Errorf("renaming output into place: %w", err)
+	if err := img.commit(); err != nil {
+		return nil, err
 	}
 	return &Result{
 		Layout:        layout,

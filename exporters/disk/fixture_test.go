@@ -86,6 +86,13 @@ func writeBootFixture(t testing.TB, root string) {
 func makeFidelityTree(t testing.TB, root string) {
 	t.Helper()
 	writeBootFixture(t, root)
+	makeFidelityFiles(t, root)
+}
+
+// makeFidelityFiles writes the entries of makeFidelityTree that are not
+// boot files.
+func makeFidelityFiles(t testing.TB, root string) {
+	t.Helper()
 	p := func(rel string) string { return filepath.Join(root, rel) }
 	for _, d := range []string{"usr/bin", "data", "dev", "etc", "home", "empty"} {
 		must(t, os.MkdirAll(p(d), 0o755))

@@ -51,6 +51,9 @@ type Manifest struct {
 	Guest        *Guest         `json:"guest,omitempty"` // what the image was built with
 	Import       map[string]any `json:"import,omitempty"`
 	Docs         string         `json:"docs,omitempty"`
+	// Reuse says how Options.Reuse served. It describes the run, not the
+	// image, so it stays out of the file.
+	Reuse *formats.ReuseStats `json:"-"`
 }
 
 // File is one file the provider imports.
@@ -95,6 +98,7 @@ func Convert(ctx context.Context, src, dir string, p Provider, o Options) (*Mani
 		VirtualSize: res.VirtualSize,
 		Files:       []File{{Name: filepath.Base(res.Path), Format: f.Name, Size: res.Size, SHA256: sum}},
 		Import:      p.Import, Docs: p.Docs,
+		Reuse: res.Reuse,
 	}
 	if o.GuestApplied && !p.Guest.Empty() {
 		m.Guest = &p.Guest
@@ -126,6 +130,21 @@ func writeManifest(path string, m *Manifest) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// ImageIn finds the image of the named format in dir, a provider's output
+// directory, through its manifest: a reuse image for the next conversion.
+func ImageIn(dir, format string) (string, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return "", err
+	}
+	for _, f := range m.Files {
+		if f.Format == format {
+			return filepath.Join(dir, f.Name), nil
+		}
+	}
+	return "", fmt.Errorf("%s: the manifest lists no %s image", dir, format)
 }
 
 // ReadManifest reads the manifest in dir.

@@ -98,9 +98,12 @@ func sibling(name string) func(string) string {
 	return func(u string) string { return u[:strings.LastIndex(u, "/")+1] + name }
 }
 
+// kubernetesVersionField pins the binaries of Kubernetes itself.
+const kubernetesVersionField = "kubernetes.version"
+
 func kubeBinary(bin string) catalogEntry {
 	return catalogEntry{
-		name: bin, field: "kubernetes.version", upstream: upstreamKubernetes,
+		name: bin, field: kubernetesVersionField, upstream: upstreamKubernetes,
 		version: func(k *spec.Kubernetes) string { return k.Version },
 		path: func(v string) string {
 			return fmt.Sprintf("release/%s/bin/linux/%s/%s", v, Arch, bin)

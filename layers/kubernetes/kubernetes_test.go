@@ -262,7 +262,7 @@ func TestPayloadHoldsOnlyUsrAndOpt(t *testing.T) {
 			t.Errorf("%s writes nothing", part)
 		}
 	}
-	check("payload", layer.Payload, true)
+	check("payload", layer.Payload(), true)
 	check("config", layer.Config, false)
 }
 
@@ -272,6 +272,7 @@ func TestPayloadHoldsOnlyUsrAndOpt(t *testing.T) {
 // tarballs' unpacking among them) as they were, for BuildKit to take from
 // its cache.
 func TestVersionBumpReinstallsOnlyItsArtifacts(t *testing.T) {
+	runtime := map[string]digest.Digest{}
 	installs := func(version string) map[string]digest.Digest {
 		k := testKubernetes()
 		k.Version = version
@@ -283,10 +284,15 @@ func TestVersionBumpReinstallsOnlyItsArtifacts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		def, err := layer.Payload.Marshal(context.Background(), llb.LinuxAmd64)
+		def, err := layer.Payload().Marshal(context.Background(), llb.LinuxAmd64)
 		if err != nil {
 			t.Fatal(err)
 		}
+		rt, err := layer.Runtime.Marshal(context.Background(), llb.LinuxAmd64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runtime[version] = digest.FromBytes(rt.Def[len(rt.Def)-1])
 		out := map[string]digest.Digest{}
 		for _, dt := range def.Def {
 			name := def.Metadata[digest.FromBytes(dt)].Description["llb.customname"]
@@ -306,5 +312,9 @@ func TestVersionBumpReinstallsOnlyItsArtifacts(t *testing.T) {
 		if want := name == "kubelet" || name == "kubeadm" || name == "kubectl"; changed != want {
 			t.Errorf("install %s: changed by the version bump = %v, want %v", name, changed, want)
 		}
+	}
+	// The node's OS disk is assembled with the runtime part (layers/node).
+	if runtime["v1.31.2"] != runtime["v1.31.3"] {
+		t.Error("a kubernetes.version bump changed the container runtime part of the layer")
 	}
 }

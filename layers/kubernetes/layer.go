@@ -45,21 +45,33 @@ type Tree struct {
 // Units the layer enables, and the target that wants them.
 var enabledUnits = []string{"containerd.service", "kubelet.service"}
 
-// Layer is the Kubernetes layer in the two parts a system extension
-// distinguishes. Both start from scratch, so each is cached on its own.
+// Layer is the Kubernetes layer in the parts a system extension
+// distinguishes, its payload in two. Each starts from scratch, so each is
+// cached on its own.
 type Layer struct {
-	// Payload is everything under /usr and /opt: the downloads and the
-	// units. It is what a sysext image carries.
-	Payload llb.State
+	// Runtime is the part of the payload a kubernetes.version bump leaves
+	// alone: containerd, runc, crictl, the CNI plugins and containerd's
+	// unit. A node's disk is assembled with it and the OS, and gets the
+	// rest added on top (see layers/node).
+	Runtime llb.State
+	// Kubernetes is the rest of the payload: kubelet, kubeadm, kubectl,
+	// the image tarballs and the kubelet's units.
+	Kubernetes llb.State
 	// Config is everything under /etc and /var, which a sysext cannot
 	// carry: containerd's and the kubelet's configuration, node settings
 	// and the units' enablement.
 	Config llb.State
 }
 
+// Payload is everything under /usr and /opt: the downloads and the units.
+// It is what a sysext image carries.
+func (l Layer) Payload() llb.State {
+	return llb.Merge([]llb.State{l.Runtime, l.Kubernetes}, llb.WithCustomName("[kubernetes] merge container runtime and kubernetes"))
+}
+
 // Tree is the whole layer as one tree: the kubernetes target.
 func (l Layer) Tree() llb.State {
-	return llb.Merge([]llb.State{l.Payload, l.Config}, llb.WithCustomName("[kubernetes] merge payload and configuration"))
+	return llb.Merge([]llb.State{l.Runtime, l.Kubernetes, l.Config}, llb.WithCustomName("[kubernetes] merge payload and configuration"))
 }
 
 // Build returns the Kubernetes layer: downloads verified by BuildKit against
@@ -77,27 +89,48 @@ func Build(in Input) (Layer, error) {
 		return Layer{}, fmt.Errorf("no verified digest for %s", strings.Join(missing, ", "))
 	}
 
-	var bins, images []Artifact
+	var runtime, kube, images []Artifact
 	for _, a := range arts {
-		if a.isImage() {
+		switch {
+		case a.isImage():
 			images = append(images, a)
-		} else {
-			bins = append(bins, a)
+		case a.Field == kubernetesVersionField:
+			kube = append(kube, a)
+		default:
+			runtime = append(runtime, a)
 		}
 	}
-	var install llb.State
-	if in.Tree != nil {
-		install = installFromTree(in, bins)
-	} else {
-		install = installArtifacts(in, bins)
-	}
-	install = placeImages(in, images, install)
 	cfg, err := configFiles(in.Kubernetes, in.KubeletEnvFile)
 	if err != nil {
 		return Layer{}, err
 	}
 	usr, etc := splitByHierarchy(cfg)
-	return Layer{Payload: addUnits(in, install, usr), Config: configure(in, etc)}, nil
+	runtimeUnits, kubeUnits := splitKubeletFiles(usr)
+	return Layer{
+		Runtime:    addUnits(in, installAll(in, runtime, "container runtime"), runtimeUnits, "containerd"),
+		Kubernetes: addUnits(in, placeImages(in, images, installAll(in, kube, "kubernetes")), kubeUnits, "kubelet"),
+		Config:     configure(in, etc),
+	}, nil
+}
+
+// installAll places the artifacts, downloaded or from the verified tree.
+func installAll(in Input, arts []Artifact, what string) llb.State {
+	if in.Tree != nil {
+		return installFromTree(in, arts)
+	}
+	return installArtifacts(in, arts, what)
+}
+
+// splitKubeletFiles tells the kubelet's units from the runtime's.
+func splitKubeletFiles(files []spec.File) (runtime, kubelet []spec.File) {
+	for _, f := range files {
+		if strings.Contains(f.Path, "/kubelet") {
+			kubelet = append(kubelet, f)
+		} else {
+			runtime = append(runtime, f)
+		}
+	}
+	return runtime, kubelet
 }
 
 // splitByHierarchy separates what belongs to the payload (/usr, /opt) from
@@ -129,7 +162,7 @@ func IsPayloadPath(p string) bool {
 // is cached by its download in turn, so a version bump fetches and installs
 // only what changed: a kubernetes.version bump copies three binaries and
 // unpacks none of the tarballs again. The merge costs no copying.
-func installArtifacts(in Input, arts []Artifact) llb.State {
+func installArtifacts(in Input, arts []Artifact, what string) llb.State {
 	installs := make([]llb.State, 0, len(arts))
 	names := make([]string, 0, len(arts))
 	for _, a := range arts {
@@ -140,7 +173,7 @@ func installArtifacts(in Input, arts []Artifact) llb.State {
 		names = append(names, a.Name)
 	}
 	return llb.Merge(installs, append(located(in, "kubernetes"),
-		llb.WithCustomName("[kubernetes 1/3] merge "+strings.Join(names, " ")))...)
+		llb.WithCustomName(fmt.Sprintf("[kubernetes 1/3] merge %s: %s", what, strings.Join(names, " "))))...)
 }
 
 // fetch downloads artifact a as a file of the given mode. The digest rides
@@ -196,13 +229,13 @@ func rootOwned() *llb.ChownOpt {
 }
 
 // addUnits puts the units on top of the binaries they start.
-func addUnits(in Input, install llb.State, units []spec.File) llb.State {
+func addUnits(in Input, install llb.State, units []spec.File, what string) llb.State {
 	var b files.Batch
 	for _, f := range sortedByPath(units) {
 		b.File(f)
 	}
 	return b.Apply(install, append(located(in, "kubernetes"),
-		llb.WithCustomName("[kubernetes 2/3] add units for containerd and kubelet"))...)
+		llb.WithCustomName("[kubernetes 2/3] add units for "+what))...)
 }
 
 // configure writes the configuration and enables the units with the

@@ -57,6 +57,9 @@ type Graph struct {
 	Release          llb.State // /etc/strata-release
 	Rootfs           llb.State
 	Disk             llb.State // a directory holding disk.raw
+	// OSDisk is a Kubernetes node's disk before its Kubernetes layer is
+	// added (see nodeDisk); nil for other images.
+	OSDisk *llb.State
 	// Providers holds each provider's output directory, by provider name:
 	// its image and manifest.json.
 	Providers map[string]llb.State
@@ -76,8 +79,7 @@ func Build(in Input) (Graph, error) {
 	if err != nil {
 		return Graph{}, fmt.Errorf("os layer: %w", err)
 	}
-	layers := []llb.State{g.OS}
-	names := []string{"os"}
+	st := stack{states: []llb.State{g.OS}, names: []string{"os"}, stable: 1}
 	if k := img.Kubernetes; k != nil {
 		layer, err := kubernetes.Build(kubernetes.Input{
 			Kubernetes: k, Digests: in.KubernetesDigests, Tree: in.KubernetesTree,
@@ -89,27 +91,77 @@ func Build(in Input) (Graph, error) {
 		tree := layer.Tree()
 		g.Kubernetes = &tree
 		ext := kubernetesExtension(k)
-		image := sysext.Image(sysext.Input{Extension: ext, Payload: layer.Payload, Tools: in.Tools, Binary: ToolsBinary,
+		image := sysext.Image(sysext.Input{Extension: ext, Payload: layer.Payload(), Tools: in.Tools, Binary: ToolsBinary,
 			Seed: in.Spec.Digest(), Epoch: in.Epoch, Located: located(in, "kubernetes.install")})
 		g.KubernetesSysext = &image
 		if k.Install == "sysext" {
-			layers = append(layers, layer.Config, sysext.Install(ext, image, k.SysextImage().Updates))
-			names = append(names, "kubernetes configuration", "kubernetes sysext")
+			st.add("kubernetes configuration", layer.Config)
+			st.add("kubernetes sysext", sysext.Install(ext, image, k.SysextImage().Updates))
 		} else {
-			layers = append(layers, layer.Payload, layer.Config)
-			names = append(names, "kubernetes", "kubernetes configuration")
+			// The runtime changes less often than Kubernetes: it goes
+			// into the OS disk (see nodeDisk).
+			st.add("container runtime", layer.Runtime)
+			st.stable++
+			st.add("kubernetes", layer.Kubernetes)
+			st.add("kubernetes configuration", layer.Config)
 		}
 	}
 	// The overlay goes last among the layers so its small diff wins.
-	layers = append(layers, g.Overlay, g.Release)
-	names = append(names, in.Distro.Defaults.Name+" overlay", "release info")
-	g.Rootfs = llb.Merge(layers, llb.WithCustomName("[rootfs] merge "+strings.Join(names, ", ")))
-	g.Disk = assemble(in, g.Rootfs, img.Disk.Cmdline, "disk")
+	st.add(in.Distro.Defaults.Name+" overlay", g.Overlay)
+	st.add("release info", g.Release)
+	g.Rootfs = st.merge("[rootfs] merge ", 0, len(st.states))
+	g.Disk, g.OSDisk = nodeDisk(in, st, g.Rootfs, img.Disk.Cmdline, "disk")
 	g.Providers = make(map[string]llb.State, len(providers.All))
 	for _, p := range providers.All {
-		g.Providers[p.Name] = providerOutput(in, g, layers[1:], names[1:], p)
+		g.Providers[p.Name] = providerOutput(in, g, st, p)
 	}
 	return g, nil
+}
+
+// stack is the layers of a node's root filesystem, bottom first: the OS,
+// then the layers above it. The first stable ones change least often; a
+// Kubernetes node's disk is assembled from them (see nodeDisk).
+type stack struct {
+	states []llb.State
+	names  []string
+	stable int
+}
+
+func (s *stack) add(name string, st llb.State) {
+	s.states = append(s.states, st)
+	s.names = append(s.names, name)
+}
+
+// merge merges layers [from, to), or returns the one layer in that range.
+func (s stack) merge(prefix string, from, to int) llb.State {
+	if to-from == 1 {
+		return s.states[from]
+	}
+	return llb.Merge(s.states[from:to], llb.WithCustomName(prefix+strings.Join(s.names[from:to], ", ")))
+}
+
+// onOS returns a copy of the stack with another OS layer at its bottom.
+func (s stack) onOS(name string, os llb.State) stack {
+	s.states = append([]llb.State{os}, s.states[1:]...)
+	s.names = append([]string{name}, s.names[1:]...)
+	return s
+}
+
+// nodeDisk is the disk of rootfs, the merge of the whole stack. A
+// Kubernetes node's disk is assembled from the stable layers alone (the OS
+// and the container runtime) and gets the others added on top (strata
+// add-layer): a Kubernetes version bump then reuses the cached OS disk,
+// whose blocks stay in place for the conversion to reuse too, and writes
+// only the upper layers' files. Other images have nothing worth layering
+// and are assembled whole. It returns the disk, and the OS disk when there
+// is one.
+func nodeDisk(in Input, st stack, rootfs llb.State, cmdline, step string) (llb.State, *llb.State) {
+	if in.Spec.Image.Kubernetes == nil {
+		return assemble(in, rootfs, cmdline, in.Spec.Digest(), step), nil
+	}
+	base := assemble(in, st.merge("["+step+" os] merge ", 0, st.stable), cmdline, in.Spec.OSDigest(), step+" os")
+	upper := st.merge("["+step+"] merge ", st.stable, len(st.states))
+	return addLayer(in, base, upper, st.names[st.stable:], step), &base
 }
 
 // release writes /etc/strata-release: which strata built the image from
@@ -133,14 +185,15 @@ func release(in Input) llb.State {
 
 // assemble runs `strata assemble` in the tools environment. The rootfs is
 // mounted read-only and the network is off: assembly must depend on nothing
-// but its inputs, or its cache entry would lie.
-func assemble(in Input, rootfs llb.State, cmdline, step string) llb.State {
+// but its inputs, or its cache entry would lie. The disk's identifiers
+// derive from seed.
+func assemble(in Input, rootfs llb.State, cmdline, seed, step string) llb.State {
 	img := in.Spec.Image
 	args := []string{ToolsBinary, "assemble",
 		"--rootfs", "/rootfs",
 		"-o", "/out/" + DiskFile,
 		"--size", strconv.FormatInt(int64(img.Disk.Size), 10),
-		"--seed", in.Spec.Digest(),
+		"--seed", seed,
 		"--cmdline", cmdline,
 		"--root-label", img.Disk.Root.Label,
 		"--title", img.Name,
@@ -162,6 +215,26 @@ func assemble(in Input, rootfs llb.State, cmdline, step string) llb.State {
 	}
 	run := in.Tools.Run(opts...)
 	return run.AddMount("/out", llb.Scratch())
+}
+
+// addLayer runs `strata add-layer`: a copy of the base disk with layer's
+// files added to its root filesystem. Like the assembly it is offline and
+// keys its cache on its inputs' graphs, not on their bytes.
+func addLayer(in Input, base, layer llb.State, names []string, step string) llb.State {
+	opts := []llb.RunOption{
+		llb.Args([]string{ToolsBinary, "add-layer", "/base/" + DiskFile, "--tree", "/layer", "-o", "/out/" + DiskFile}),
+		llb.Network(pb.NetMode_NONE),
+		llb.AddMount("/base", base, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
+		llb.AddMount("/layer", layer, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
+		llb.WithCustomName(fmt.Sprintf("[%s] add %s to %s", step, strings.Join(names, ", "), DiskFile)),
+	}
+	if in.Epoch != nil {
+		opts = append(opts, llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10)))
+	}
+	for _, loc := range located(in, "disk") {
+		opts = append(opts, loc)
+	}
+	return in.Tools.Run(opts...).AddMount("/out", llb.Scratch())
 }
 
 // kubernetesExtension names the Kubernetes sysext after the release it

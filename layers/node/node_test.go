@@ -71,7 +71,8 @@ func TestGolden(t *testing.T) {
 	for name, st := range map[string]llb.State{"os": g.OS, "overlay": g.Overlay, "disk": g.Disk,
 		"k8s-os": k.OS, "kubernetes": *k.Kubernetes, "k8s-rootfs": k.Rootfs,
 		"kubernetes-sysext": *k.KubernetesSysext, "k8s-sysext-rootfs": x.Rootfs,
-		"provider-raw": g.Providers["raw"], "provider-aws": k.Providers["aws"]} {
+		"provider-raw": g.Providers["raw"], "provider-aws": k.Providers["aws"],
+		"k8s-disk": k.Disk, "k8s-sysext-disk": x.Disk} {
 		t.Run(name, func(t *testing.T) {
 			got := dumpGraph(t, st)
 			path := filepath.Join("testdata", name+".golden")
@@ -169,6 +170,27 @@ func TestLayersAreIndependent(t *testing.T) {
 	if graphDigest(t, bumped.Rootfs) == graphDigest(t, base.Rootfs) {
 		t.Error("a Kubernetes version bump did not change the rootfs")
 	}
+	// The disk is the cached OS disk, with the container runtime, plus
+	// the rest of the Kubernetes layer.
+	versionOnly := buildGraph(t, loadSpecFile(t, file, map[string]string{"KUBERNETES_VERSION": "v1.31.3"}))
+	if base.OSDisk == nil || graphDigest(t, *versionOnly.OSDisk) != graphDigest(t, *base.OSDisk) {
+		t.Error("a kubernetes.version bump changed the OS disk")
+	}
+	if graphDigest(t, versionOnly.Disk) == graphDigest(t, base.Disk) {
+		t.Error("a kubernetes.version bump did not change the disk")
+	}
+	if graphDigest(t, *bumped.OSDisk) == graphDigest(t, *base.OSDisk) {
+		t.Error("a containerd bump did not change the OS disk, which holds the runtime")
+	}
+	osDisk := dumpGraph(t, *base.OSDisk)
+	for _, step := range []string{"install kubelet", "[release]", "configure containerd and kubelet"} {
+		if strings.Contains(osDisk, step) {
+			t.Errorf("the OS disk depends on %q", step)
+		}
+	}
+	if !strings.Contains(osDisk, "install containerd") {
+		t.Error("the OS disk lacks the container runtime")
+	}
 
 	osChange := buildGraph(t, loadSpecFile(t, file, map[string]string{"OS_PACKAGES": "chrony,curl"}))
 	if graphDigest(t, *osChange.Kubernetes) != graphDigest(t, *base.Kubernetes) {
@@ -176,6 +198,9 @@ func TestLayersAreIndependent(t *testing.T) {
 	}
 	if graphDigest(t, osChange.OS) == graphDigest(t, base.OS) {
 		t.Error("an OS package change did not change the OS graph")
+	}
+	if graphDigest(t, *osChange.OSDisk) == graphDigest(t, *base.OSDisk) {
+		t.Error("an OS package change did not change the OS disk")
 	}
 
 	// The prerequisites step exists only for Kubernetes nodes.

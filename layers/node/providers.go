@@ -3,10 +3,10 @@ package node
 import (
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
+	"github.com/strata-dev/strata/exporters/formats"
 	"github.com/strata-dev/strata/exporters/providers"
 	"github.com/strata-dev/strata/layers/guest"
 	"github.com/strata-dev/strata/spec"
@@ -15,49 +15,74 @@ import (
 // providerOutput is provider p's output directory. A provider with guest
 // configuration gets its own OS variant, root filesystem and disk; the
 // others convert the plain disk, so `--target raw` after `--target disk`
-// reuses the assembled disk. upper are the layers above the OS layer, as
-// merged into the plain rootfs, and names their names.
-func providerOutput(in Input, g Graph, upper []llb.State, names []string, p providers.Provider) llb.State {
-	disk := g.Disk
+// reuses the assembled disk. st is the plain rootfs's stack of layers.
+//
+// A Kubernetes node's disk is its OS disk with a layer added, so the OS
+// disk is converted too, on its own and cached with it, and the node's
+// conversion copies the compressed clusters the layer left alone from it
+// (strata convert --reuse) instead of compressing them again.
+func providerOutput(in Input, g Graph, st stack, p providers.Provider) llb.State {
+	disk, osDisk := g.Disk, g.OSDisk
 	if !p.Guest.Empty() {
-		os := guest.Apply(g.OS, p, in.Distro, located(in, "outputs")...)
-		rootfs := llb.Merge(append([]llb.State{os}, upper...),
-			llb.WithCustomName(fmt.Sprintf("[%s] merge os with %s guest configuration, %s", p.Name, p.Name, strings.Join(names, ", "))))
-		disk = assemble(in, rootfs, guest.Cmdline(in.Spec.Image.Disk.Cmdline, p.Guest.Cmdline), p.Name)
+		st = st.onOS("os with "+p.Name+" guest configuration", guest.Apply(g.OS, p, in.Distro, located(in, "outputs")...))
+		rootfs := st.merge(fmt.Sprintf("[%s] merge ", p.Name), 0, len(st.states))
+		disk, osDisk = nodeDisk(in, st, rootfs, guest.Cmdline(in.Spec.Image.Disk.Cmdline, p.Guest.Cmdline), p.Name)
 	}
-	return convert(in, disk, p)
+	var base *convertedDisk
+	if f, err := formats.Lookup(providerFormat(in, p)); err == nil && f.NoReuse == "" && osDisk != nil {
+		// Named after the OS digest, so that a Kubernetes bump keeps it.
+		base = &convertedDisk{raw: *osDisk, output: convert(in, *osDisk, p, nil, in.Spec.OSDigest(), p.Name+" os")}
+	}
+	return convert(in, disk, p, base, in.Spec.Digest(), p.Name)
+}
+
+// convertedDisk is a disk and the output directory of its conversion.
+type convertedDisk struct {
+	raw, output llb.State
+}
+
+// providerFormat is the format p's output is written in.
+func providerFormat(in Input, p providers.Provider) string {
+	if o := in.Spec.Image.Providers.For(p.Name); o != nil && o.Format != "" {
+		return o.Format
+	}
+	return p.Formats[0]
 }
 
 // convert runs `strata convert --provider` on the disk in the tools
 // environment, offline like the assembly, and returns the directory it
-// writes: the provider's image and manifest.json.
-func convert(in Input, disk llb.State, p providers.Provider) llb.State {
+// writes: the provider's image and manifest.json, which names the spec by
+// specDigest. With a base, the conversion reuses its clusters.
+func convert(in Input, disk llb.State, p providers.Provider, base *convertedDisk, specDigest, step string) llb.State {
 	img := in.Spec.Image
 	args := []string{ToolsBinary, "convert", "--provider", p.Name,
 		"-o", "/out",
-		"--seed", in.Spec.Digest(),
+		"--seed", specDigest,
 		"--spec-name", img.Name,
-		"--spec-digest", in.Spec.Digest(),
+		"--spec-digest", specDigest,
 	}
 	if !p.Guest.Empty() {
 		args = append(args, "--guest-applied")
 	}
-	format := p.Formats[0]
 	if o := img.Providers.For(p.Name); o != nil {
 		args = append(args, optionArgs(o)...)
-		if o.Format != "" {
-			format = o.Format
-		}
+	}
+	// Content-hashing the inputs for the cache key would read each whole
+	// disk (19 s of a 38 s rebuild for 6 GiB); the disk's own key, from
+	// the graph that made it, is what the cache needs.
+	input := func(dir string, st llb.State) llb.RunOption {
+		return llb.AddMount(dir, st, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff))
 	}
 	opts := []llb.RunOption{
-		llb.Args(append(args, "/disk/"+DiskFile)),
 		llb.Network(pb.NetMode_NONE),
-		// Content-hashing the input for the cache key would read the whole
-		// disk (19 s of a 38 s rebuild for 6 GiB); the disk's own key,
-		// from the graph that made it, is what the cache needs.
-		llb.AddMount("/disk", disk, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
-		llb.WithCustomName(fmt.Sprintf("[%s] convert %s to %s", p.Name, DiskFile, format)),
+		input("/disk", disk),
+		llb.WithCustomName(fmt.Sprintf("[%s] convert %s to %s", step, DiskFile, providerFormat(in, p))),
 	}
+	if base != nil {
+		args = append(args, "--reuse", "/reuse", "--reuse-raw", "/reuse-raw/"+DiskFile)
+		opts = append(opts, input("/reuse", base.output), input("/reuse-raw", base.raw))
+	}
+	opts = append(opts, llb.Args(append(args, "/disk/"+DiskFile)))
 	if in.Epoch != nil {
 		opts = append(opts, llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10)))
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/strata-dev/strata/exporters/formats/deflate"
 	"github.com/strata-dev/strata/exporters/formats/pipeline"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
+	"github.com/strata-dev/strata/exporters/formats/reuse"
 )
 
 // DefaultLevel is the deflate level for compressed images. qemu-img
@@ -35,6 +36,13 @@ type Options struct {
 	Level int
 	// Workers compress in parallel (0: GOMAXPROCS).
 	Workers int
+	// Reuse, with Compress, is an earlier compressed conversion, by Write
+	// with the same Level, of a disk the source mostly equals: clusters
+	// whose raw bytes equal that disk's are copied from it, not compressed
+	// again, and the output stays byte for byte the same (see package
+	// reuse). Write fills in Reuse.Stats. A plain image compresses nothing
+	// and ignores it.
+	Reuse *reuse.Base
 }
 
 // Write converts src into a qcow2 image written to dst, which must read as
@@ -59,8 +67,11 @@ func Write(ctx context.Context, dst io.WriterAt, src *rawdisk.Disk, o Options) (
 	scan := rawdisk.ScanOptions{BlockSize: clusterSize}
 	var err error
 	if o.Compress {
-		err = w.writeCompressed(ctx, src, scan, o.Workers)
+		err = w.writeCompressed(ctx, src, scan, o)
 	} else {
+		if o.Reuse != nil {
+			o.Reuse.Stats.Ignored = "plain qcow2 stores clusters as they are: nothing to reuse"
+		}
 		err = src.ScanOverlapped(ctx, scan, w.writePlain)
 	}
 	if err != nil {
@@ -135,33 +146,36 @@ func (w *writer) writePlain(b *rawdisk.Batch) error {
 }
 
 // compressJob is one batch on its way through the pipeline: its used
-// clusters compressed into out, cluster i at out[ends[i-1]:ends[i]].
+// clusters compressed into out, cluster i at out[ends[i-1]:ends[i]]; a
+// cluster deflate cannot shrink is there as it is (storedForm).
 type compressJob struct {
 	b    *rawdisk.Batch
 	out  []byte
 	ends []int
 }
 
-func (w *writer) writeCompressed(ctx context.Context, src *rawdisk.Disk, scan rawdisk.ScanOptions, workers int) error {
-	if _, err := deflate.NewEncoder(w.level); err != nil {
+func (w *writer) writeCompressed(ctx context.Context, src *rawdisk.Disk, scan rawdisk.ScanOptions, o Options) error {
+	probe, err := deflate.NewEncoder(w.level)
+	if err != nil {
 		return err
 	}
+	ix, err := reuse.Prepare(ctx, o.Reuse, src, reuseFormat, storedForm(probe))
+	if err != nil {
+		return err
+	}
+	defer ix.Finish()
 	encoders := sync.Pool{New: func() any {
 		e, _ := deflate.NewEncoder(w.level) // level checked above
 		return e
 	}}
-	p := pipeline.New(workers, func(j *compressJob) error {
+	p := pipeline.New(o.Workers, func(j *compressJob) error {
 		e := encoders.Get().(*deflate.Encoder)
 		defer encoders.Put(e)
-		for i := range j.b.Blocks() {
-			if j.b.Used(i) {
-				j.out = e.AppendRaw(j.out, j.b.Block(i))
-			}
-			j.ends = append(j.ends, len(j.out))
-		}
-		return nil
+		var err error
+		j.out, j.ends, err = ix.AppendBatch(j.out, j.ends, j.b, storedForm(e))
+		return err
 	}, w.placeCompressed)
-	err := src.Scan(ctx, scan, func(b *rawdisk.Batch) error {
+	err = src.Scan(ctx, scan, func(b *rawdisk.Batch) error {
 		return p.Submit(&compressJob{b: b})
 	})
 	if cerr := p.Close(); err == nil {

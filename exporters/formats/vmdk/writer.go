@@ -12,6 +12,7 @@ import (
 	"github.com/strata-dev/strata/exporters/formats/deflate"
 	"github.com/strata-dev/strata/exporters/formats/pipeline"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
+	"github.com/strata-dev/strata/exporters/formats/reuse"
 	"github.com/strata-dev/strata/exporters/ident"
 )
 
@@ -31,6 +32,12 @@ type Options struct {
 	AdapterType string
 	Level       int // 1-9 (0: DefaultLevel)
 	Workers     int // 0: GOMAXPROCS
+	// Reuse is an earlier conversion, by Write with the same Level, of a
+	// disk the source mostly equals: grains whose raw bytes equal that
+	// disk's are copied from it, not compressed again, and the output stays
+	// byte for byte the same (see package reuse). The descriptor's options
+	// (Seed, FileName, AdapterType) may differ. Write fills in Reuse.Stats.
+	Reuse *reuse.Base
 }
 
 // Capacity is the virtual size a disk of size bytes gets: whole grains,
@@ -82,29 +89,43 @@ func Write(ctx context.Context, w io.Writer, src *rawdisk.Disk, o Options) (int6
 	s.put(padTo([]byte(desc), descriptorSectors*sectorSize))
 	s.put(make([]byte, (overheadSectors-descriptorOffset-descriptorSectors)*sectorSize))
 
+	if err := s.writeGrainsOf(ctx, src, o); err != nil {
+		return s.n, fmt.Errorf("vmdk: %w", err)
+	}
+	return s.n, nil
+}
+
+// writeGrainsOf compresses the grains of src on o.Workers cores, copying
+// those it can from o.Reuse, and writes them with their tables, then the
+// rest of the stream.
+func (s *stream) writeGrainsOf(ctx context.Context, src *rawdisk.Disk, o Options) error {
+	probe, _ := deflate.NewEncoder(o.Level) // level checked by Write
+	ix, err := reuse.Prepare(ctx, o.Reuse, src, reuseFormat, grainRecord(probe))
+	if err != nil {
+		return err
+	}
+	defer ix.Finish()
 	encoders := sync.Pool{New: func() any {
-		e, _ := deflate.NewEncoder(o.Level) // level checked above
+		e, _ := deflate.NewEncoder(o.Level)
 		return e
 	}}
 	p := pipeline.New(o.Workers, func(j *grainJob) error {
 		e := encoders.Get().(*deflate.Encoder)
 		defer encoders.Put(e)
-		j.compress(e)
-		return nil
+		var err error
+		j.out, j.ends, err = ix.AppendBatch(j.out, j.ends, j.b, grainRecord(e))
+		return err
 	}, s.writeGrains)
-	err := src.Scan(ctx, rawdisk.ScanOptions{BlockSize: grainBytes}, func(b *rawdisk.Batch) error {
+	err = src.Scan(ctx, rawdisk.ScanOptions{BlockSize: grainBytes}, func(b *rawdisk.Batch) error {
 		return p.Submit(&grainJob{b: b})
 	})
 	if cerr := p.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = s.finish()
-	}
 	if err != nil {
-		return s.n, fmt.Errorf("vmdk: %w", err)
+		return err
 	}
-	return s.n, nil
+	return s.finish()
 }
 
 // descriptor is the embedded descriptor file. The IDs come from the seed:
@@ -153,24 +174,24 @@ ddb.virtualHWVersion = "4"
 }
 
 // grainJob is a batch of grains: each used one becomes a grain marker
-// (its LBA and compressed size), the zlib stream, and padding to a sector.
+// (its LBA and compressed size), the zlib stream, and padding to a sector
+// (grainRecord, padded by package reuse).
 type grainJob struct {
 	b    *rawdisk.Batch
 	out  []byte
 	ends []int // grain i's bytes end at out[ends[i]]
 }
 
-func (j *grainJob) compress(e *deflate.Encoder) {
-	for i := range j.b.Blocks() {
-		if j.b.Used(i) {
-			start := len(j.out)
-			j.out = binary.LittleEndian.AppendUint64(j.out, uint64(j.b.Index(i))*grainSectors)
-			j.out = append(j.out, 0, 0, 0, 0) // size, filled in below
-			j.out = e.AppendZlib(j.out, j.b.Block(i))
-			binary.LittleEndian.PutUint32(j.out[start+8:], uint32(len(j.out)-start-12))
-			j.out = append(j.out, make([]byte, (sectorSize-len(j.out)%sectorSize)%sectorSize)...)
-		}
-		j.ends = append(j.ends, len(j.out))
+// grainRecord is the encoder the writer and package reuse share: a grain's
+// marker and zlib stream, without the padding.
+func grainRecord(e *deflate.Encoder) reuse.Encoder {
+	return func(dst []byte, g int64, block []byte) []byte {
+		start := len(dst)
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(g)*grainSectors)
+		dst = append(dst, 0, 0, 0, 0) // size, filled in below
+		dst = e.AppendZlib(dst, block)
+		binary.LittleEndian.PutUint32(dst[start+8:], uint32(len(dst)-start-12))
+		return dst
 	}
 }
 

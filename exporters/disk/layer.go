@@ -1,0 +1,450 @@
+package disk
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// LayerOptions configure AddLayer.
+type LayerOptions struct {
+	// Epoch is the time written into the filesystem, as for Assemble:
+	// the added inodes get it, and every inode's access, change and
+	// creation time is set to it again, so the result does not depend on
+	// when the base was built.
+	Epoch time.Time
+}
+
+// LayerResult describes a disk AddLayer wrote.
+type LayerResult struct {
+	// Root is the partition whose filesystem received the tree.
+	Root PartitionReport
+	// Entries is how many files, directories and links the tree held.
+	Entries int
+}
+
+// bootPaths hold what Assemble copies to the ESP or the kernel loads from
+// the root. A layer changing them would leave the ESP describing another
+// system than the root, so AddLayer refuses them.
+var bootPaths = []string{"boot", "efi", "lib/modules", "usr/lib/modules", "usr/lib/systemd/boot"}
+
+// AddLayer writes to output a copy of base, a disk Assemble built, whose
+// root filesystem also holds the files of tree, as a layer merged on top of
+// the rootfs base was assembled from would: a file of tree replaces the
+// file at its path, a directory of tree takes the place of the directory's
+// metadata and keeps its other entries. The result equals assembling the
+// merged tree except for where blocks lie: the base's blocks stay where
+// they are, which is what lets a conversion reuse the base's compressed
+// clusters, and what makes adding a Kubernetes layer to a cached OS disk
+// cheaper than building the whole root filesystem again.
+//
+// debugfs writes the files: it works on an image file, unprivileged, like
+// mke2fs -d. The tree must not touch boot files (see bootPaths).
+func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_ *LayerResult, err error) {
+	if o.Epoch.IsZero() {
+		o.Epoch = time.Now()
+	}
+	o.Epoch = o.Epoch.Truncate(time.Second).UTC()
+	root, err := rootPartition(base)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := layerEntries(tree)
+	if err != nil {
+		return nil, err
+	}
+	treeInfo, err := os.Stat(tree)
+	if err != nil {
+		return nil, err
+	}
+
+	img, err := newPendingImage(output)
+	if err != nil {
+		return nil, err
+	}
+	defer img.discardOnError(&err)
+	// The base is read while it is copied: both take a while, and
+	// neither needs the other.
+	listed := make(chan error, 1)
+	var existing map[string]fsEntry
+	go func() {
+		var err error
+		existing, err = listDirs(ctx, deviceAt(base, root), entries)
+		listed <- err
+	}()
+	copied := copyDisk(img.File, base)
+	if err := <-listed; err != nil {
+		return nil, err
+	}
+	if copied != nil {
+		return nil, copied
+	}
+	device := deviceAt(img.Name(), root)
+	work, err := workDir(output)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	script, err := layerScript(entries, existing, work)
+	if err != nil {
+		return nil, err
+	}
+	if err := runDebugfs(ctx, device, script, o.Epoch); err != nil {
+		return nil, fmt.Errorf("adding %s to the root filesystem: %w", tree, err)
+	}
+	if err := normalizeExt4(img.File, root.Start, o.Epoch, treeInfo.Mode()); err != nil {
+		return nil, fmt.Errorf("normalising root filesystem: %w", err)
+	}
+	if err := img.commit(); err != nil {
+		return nil, err
+	}
+	return &LayerResult{Root: root, Entries: len(entries)}, nil
+}
+
+// deviceAt names the filesystem in partition p of disk for e2fsprogs.
+func deviceAt(disk string, p PartitionReport) string {
+	return disk + "?offset=" + strconv.FormatInt(p.Start, 10)
+}
+
+// rootPartition finds the one ext4 partition of a disk Assemble built.
+func rootPartition(disk string) (PartitionReport, error) {
+	r, err := Inspect(disk)
+	if err != nil {
+		return PartitionReport{}, err
+	}
+	if r.Format != "raw" {
+		return PartitionReport{}, fmt.Errorf("%s is a %s image; a layer is added to a raw disk", disk, r.Format)
+	}
+	var roots []PartitionReport
+	for _, p := range r.Partitions {
+		if p.Filesystem != nil && p.Filesystem.Type == "ext4" {
+			roots = append(roots, p)
+		}
+	}
+	if len(roots) != 1 {
+		return PartitionReport{}, fmt.Errorf("%s has %d ext4 partitions; a layer goes onto the root filesystem of a disk strata assembled, which has one", disk, len(roots))
+	}
+	return roots[0], nil
+}
+
+// copyDisk copies the disk at path into the empty file img, holes kept.
+func copyDisk(img *os.File, path string) error {
+	src, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	if err := img.Truncate(st.Size()); err != nil {
+		return fmt.Errorf("sizing output: %w", err)
+	}
+	if err := copySparse(img, 0, src, 0, st.Size()); err != nil {
+		return fmt.Errorf("copying %s: %w", path, err)
+	}
+	return nil
+}
+
+// layerEntry is one file of the tree, by its path in the filesystem.
+type layerEntry struct {
+	Path string // absolute, e.g. /usr/bin/kubelet
+	Host string // where it is on the host
+	Info fs.FileInfo
+	Stat *syscall.Stat_t
+}
+
+// layerEntries lists tree in lexical order, parents before children,
+// refusing boot files and names debugfs cannot be told.
+func layerEntries(tree string) ([]layerEntry, error) {
+	var entries []layerEntry
+	err := filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(tree, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		for _, b := range bootPaths {
+			if rel == b || strings.HasPrefix(rel, b+"/") {
+				return fmt.Errorf("%s: the layer changes /%s, which the disk's boot partition was made from; build the disk from the whole tree instead", tree, rel)
+			}
+		}
+		if strings.ContainsAny(rel, "\"\n\\") {
+			return fmt.Errorf("%s: cannot add /%s: its name holds a quote, backslash or newline", tree, rel)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, ok := info.Sys().(*syscall.Stat_t)
+		if !ok {
+			return fmt.Errorf("%s: no ownership information", p)
+		}
+		entries = append(entries, layerEntry{Path: path.Join("/", rel), Host: p, Info: info, Stat: st})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading layer: %w", err)
+	}
+	return entries, nil
+}
+
+// fsEntry is what the filesystem already holds at a path.
+type fsEntry struct {
+	Dir bool
+}
+
+// listDirs reads, in one debugfs run, every directory of the filesystem
+// that the layer's directories name, so the script knows what it replaces.
+// A directory the filesystem lacks simply lists nothing.
+func listDirs(ctx context.Context, device string, entries []layerEntry) (map[string]fsEntry, error) {
+	var dirs []string
+	for _, e := range entries {
+		if e.Info.IsDir() {
+			dirs = append(dirs, e.Path)
+		}
+	}
+	var script strings.Builder
+	for _, d := range dirs {
+		fmt.Fprintf(&script, "ls -p %s\n", quote(d))
+	}
+	// -c (catastrophic mode) skips reading the bitmaps, which listing
+	// does not need.
+	out, err := debugfsOutput(ctx, device, script.String(), time.Time{}, "-c")
+	if err != nil {
+		return nil, err
+	}
+	existing := map[string]fsEntry{"/": {Dir: true}}
+	var dir string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if cmd, ok := strings.CutPrefix(line, "debugfs: ls -p "); ok {
+			dir = unquote(cmd)
+			continue
+		}
+		// ls -p prints /inode/mode/uid/gid/name/size/ per entry.
+		f := strings.Split(line, "/")
+		if len(f) < 7 || f[0] != "" || f[5] == "." || f[5] == ".." {
+			continue
+		}
+		mode, err := strconv.ParseUint(f[2], 8, 32)
+		if err != nil {
+			continue
+		}
+		existing[path.Join(dir, f[5])] = fsEntry{Dir: mode&syscall.S_IFMT == syscall.S_IFDIR}
+	}
+	return existing, nil
+}
+
+// layerScript returns the debugfs commands that put entries into the
+// filesystem. Every inode gets the tree's mode, owner and modification
+// time; hard links within the tree stay hard links.
+func layerScript(entries []layerEntry, existing map[string]fsEntry, work string) (string, error) {
+	var b strings.Builder
+	type inode struct{ dev, ino uint64 }
+	first := map[inode]string{}
+	for _, e := range entries {
+		p := quote(e.Path)
+		had, exists := existing[e.Path]
+		isDir := e.Info.IsDir()
+		switch {
+		case exists && had.Dir && !isDir:
+			return "", fmt.Errorf("%s: the layer puts a file where the filesystem has a directory; replacing a directory is not supported", e.Path)
+		case exists && !had.Dir:
+			fmt.Fprintf(&b, "rm %s\n", p)
+			exists = false
+		}
+		if !isDir && e.Stat.Nlink > 1 {
+			key := inode{uint64(e.Stat.Dev), e.Stat.Ino}
+			if target, ok := first[key]; ok {
+				fmt.Fprintf(&b, "ln %s %s\nsif %s links_count %d\n", quote(target), p, quote(target), e.Stat.Nlink)
+				continue
+			}
+			first[key] = e.Path
+		}
+		switch m := e.Info.Mode(); {
+		case isDir && exists:
+		case isDir:
+			fmt.Fprintf(&b, "mkdir %s\n", p)
+		case m.IsRegular():
+			fmt.Fprintf(&b, "write %s %s\n", quote(e.Host), p)
+		case m&fs.ModeSymlink != 0:
+			target, err := os.Readlink(e.Host)
+			if err != nil {
+				return "", err
+			}
+			if strings.ContainsAny(target, "\"\n\\") {
+				return "", fmt.Errorf("%s: cannot add a symlink whose target holds a quote, backslash or newline", e.Path)
+			}
+			fmt.Fprintf(&b, "symlink %s %s\n", p, quote(target))
+		case m&fs.ModeNamedPipe != 0:
+			mknod(&b, e.Path, "p")
+		case m&fs.ModeDevice != 0:
+			kind := "b"
+			if m&fs.ModeCharDevice != 0 {
+				kind = "c"
+			}
+			rdev := uint64(e.Stat.Rdev)
+			mknod(&b, e.Path, fmt.Sprintf("%s %d %d", kind, unix.Major(rdev), unix.Minor(rdev)))
+		default:
+			return "", fmt.Errorf("%s: cannot add a %s", e.Path, m.Type())
+		}
+		if err := writeXattrs(&b, p, e, work); err != nil {
+			return "", err
+		}
+		writeAttributes(&b, p, e)
+	}
+	return b.String(), nil
+}
+
+// mknod creates a special file. Unlike write and symlink, debugfs's mknod
+// takes the new name literally, slashes included, in the current directory.
+func mknod(b *strings.Builder, p, args string) {
+	fmt.Fprintf(b, "cd %s\nmknod %s %s\ncd /\n", quote(path.Dir(p)), quote(path.Base(p)), args)
+}
+
+// writeXattrs copies e's extended attributes, as mke2fs -d does. debugfs
+// takes a value from a file, which work holds.
+func writeXattrs(b *strings.Builder, p string, e layerEntry, work string) error {
+	names, err := xattrNames(e.Host)
+	if err != nil {
+		return err
+	}
+	for i, name := range names {
+		value, err := xattrValue(e.Host, name)
+		if err != nil {
+			return err
+		}
+		f := filepath.Join(work, fmt.Sprintf("xattr-%d-%d", e.Stat.Ino, i))
+		if err := os.WriteFile(f, value, 0o600); err != nil {
+			return err
+		}
+		fmt.Fprintf(b, "ea_set -f %s %s %s\n", quote(f), p, quote(name))
+	}
+	return nil
+}
+
+func xattrNames(p string) ([]string, error) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Llistxattr(p, buf)
+		if errors.Is(err, unix.ERANGE) {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		if errors.Is(err, unix.ENOTSUP) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing extended attributes of %s: %w", p, err)
+		}
+		var names []string
+		for _, name := range strings.Split(string(buf[:n]), "\x00") {
+			if name != "" {
+				names = append(names, name)
+			}
+		}
+		return names, nil
+	}
+}
+
+func xattrValue(p, name string) ([]byte, error) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Lgetxattr(p, name, buf)
+		if errors.Is(err, unix.ERANGE) {
+			buf = make([]byte, 2*len(buf))
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading extended attribute %s of %s: %w", name, p, err)
+		}
+		return buf[:n], nil
+	}
+}
+
+// writeAttributes sets what mke2fs -d would copy from the tree: the full
+// mode, owner and modification time (nanoseconds included).
+func writeAttributes(b *strings.Builder, p string, e layerEntry) {
+	st := e.Stat
+	fmt.Fprintf(b, "sif %s mode 0%o\n", p, st.Mode)
+	fmt.Fprintf(b, "sif %s uid %d\nsif %s gid %d\n", p, st.Uid, p, st.Gid)
+	sec := st.Mtim.Sec
+	fmt.Fprintf(b, "sif %s mtime @%d\n", p, sec)
+	// The extra field holds the nanoseconds above two bits that extend
+	// the seconds past 2038.
+	fmt.Fprintf(b, "sif %s mtime_extra %d\n", p, uint32(st.Mtim.Nsec)<<2|uint32((sec-int64(int32(uint32(sec))))>>32)&3)
+}
+
+func quote(s string) string { return `"` + s + `"` }
+
+func unquote(s string) string { return strings.TrimSuffix(strings.TrimPrefix(s, `"`), `"`) }
+
+// debugfsQuiet matches what debugfs prints when a command succeeded.
+var debugfsQuiet = regexp.MustCompile(`^(debugfs: .*|debugfs [0-9.]+ \(.*\)|Allocated inode: \d+|)$`)
+
+// runDebugfs runs a script that must succeed in every command: debugfs
+// reports a failed command only in its output, and exits 0.
+func runDebugfs(ctx context.Context, device, script string, epoch time.Time) error {
+	out, err := debugfsOutput(ctx, device, script, epoch, "-w")
+	if err != nil {
+		return err
+	}
+	var failed []string
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		if !debugfsQuiet.MatchString(sc.Text()) {
+			failed = append(failed, sc.Text())
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	msg := strings.Join(failed[:min(len(failed), 5)], "; ")
+	if outOfSpace(msg) {
+		return fmt.Errorf("the layer does not fit in the root partition: raise disk.size (debugfs: %s)", msg)
+	}
+	return fmt.Errorf("debugfs: %s", msg)
+}
+
+// debugfsOutput runs debugfs in mode (-w, -c) on device with the script on
+// stdin and returns what it printed.
+func debugfsOutput(ctx context.Context, device, script string, epoch time.Time, mode string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "debugfs", mode, "-f", "-", device)
+	cmd.Stdin = strings.NewReader(script)
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	if !epoch.IsZero() {
+		// New inodes and the superblock's write time get the epoch
+		// instead of the clock.
+		cmd.Env = append(cmd.Env, "E2FSPROGS_FAKE_TIME="+strconv.FormatInt(epoch.Unix(), 10))
+	}
+	// One buffer for both streams keeps each error next to its command.
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("debugfs: %w: %s", err, strings.TrimSpace(out.String()))
+	}
+	return out.Bytes(), nil
+}
