@@ -53,6 +53,14 @@ func newRootCmd() *cobra.Command {
 	// Usage errors exit with 2, build and spec errors with 1, as documented
 	// in docs/cli.md; scripts tell "fix the command" from "fix the spec".
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badFlagError{err} })
+	// cobra reports a missing required flag after the persistent hooks,
+	// and without the flag error func; check first, as a usage error.
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return badFlagError{err}
+		}
+		return nil
+	}
 	for _, c := range root.Commands() {
 		if args := c.Args; args != nil {
 			c.Args = func(cmd *cobra.Command, a []string) error {

@@ -14,6 +14,9 @@ func TestUsageErrorsExitWith2(t *testing.T) {
 		{"build"},
 		{"targets", "extra"},
 		{"assemble", "--rootfs", "x", "-o", "y", "--size", "lots"},
+		{"assemble", "-o", "y"},
+		{"add-layer", "--tree", "x", "-o", "y"},
+		{"add-layer", "base.raw", "-o", "y"},
 	} {
 		root := newRootCmd()
 		root.SetArgs(args)
