@@ -67,10 +67,6 @@ func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_
 	if err != nil {
 		return nil, err
 	}
-	treeInfo, err := os.Stat(tree)
-	if err != nil {
-		return nil, err
-	}
 
 	img, err := newPendingImage(output)
 	if err != nil {
@@ -106,7 +102,7 @@ func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_
 	if err := runDebugfs(ctx, device, script, o.Epoch); err != nil {
 		return nil, fmt.Errorf("adding %s to the root filesystem: %w", tree, err)
 	}
-	if err := normalizeExt4(img.File, root.Start, o.Epoch, treeInfo.Mode()); err != nil {
+	if err := normalizeExt4(img.File, root.Start, o.Epoch, entries[0].Info.Mode()); err != nil {
 		return nil, fmt.Errorf("normalising root filesystem: %w", err)
 	}
 	if err := img.commit(); err != nil {
@@ -169,8 +165,9 @@ type layerEntry struct {
 	Stat *syscall.Stat_t
 }
 
-// layerEntries lists tree in lexical order, parents before children,
-// refusing boot files and names debugfs cannot be told.
+// layerEntries lists tree in lexical order, parents before children, the
+// tree's root ("/") first, refusing boot files and names debugfs cannot be
+// told.
 func layerEntries(tree string) ([]layerEntry, error) {
 	var entries []layerEntry
 	err := filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
@@ -344,39 +341,42 @@ func writeXattrs(b *strings.Builder, p string, e layerEntry, work string) error 
 }
 
 func xattrNames(p string) ([]string, error) {
-	buf := make([]byte, 4096)
-	for {
-		n, err := unix.Llistxattr(p, buf)
-		if errors.Is(err, unix.ERANGE) {
-			buf = make([]byte, 2*len(buf))
-			continue
-		}
-		if errors.Is(err, unix.ENOTSUP) {
-			return nil, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("listing extended attributes of %s: %w", p, err)
-		}
-		var names []string
-		for _, name := range strings.Split(string(buf[:n]), "\x00") {
-			if name != "" {
-				names = append(names, name)
-			}
-		}
-		return names, nil
+	list, err := readGrowing(func(buf []byte) (int, error) { return unix.Llistxattr(p, buf) })
+	if errors.Is(err, unix.ENOTSUP) {
+		return nil, nil
 	}
+	if err != nil {
+		return nil, fmt.Errorf("listing extended attributes of %s: %w", p, err)
+	}
+	var names []string
+	for _, name := range strings.Split(string(list), "\x00") {
+		if name != "" {
+			names = append(names, name)
+		}
+	}
+	return names, nil
 }
 
 func xattrValue(p, name string) ([]byte, error) {
+	v, err := readGrowing(func(buf []byte) (int, error) { return unix.Lgetxattr(p, name, buf) })
+	if err != nil {
+		return nil, fmt.Errorf("reading extended attribute %s of %s: %w", name, p, err)
+	}
+	return v, nil
+}
+
+// readGrowing calls read with a buffer it doubles for as long as the
+// kernel says ERANGE (too small), as the xattr calls do.
+func readGrowing(read func(buf []byte) (int, error)) ([]byte, error) {
 	buf := make([]byte, 4096)
 	for {
-		n, err := unix.Lgetxattr(p, name, buf)
+		n, err := read(buf)
 		if errors.Is(err, unix.ERANGE) {
 			buf = make([]byte, 2*len(buf))
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading extended attribute %s of %s: %w", name, p, err)
+			return nil, err
 		}
 		return buf[:n], nil
 	}
