@@ -13,7 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/exporters/disk"
 	"github.com/strata-dev/strata/exporters/formats"
+	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 	"github.com/strata-dev/strata/exporters/providers"
 	"github.com/strata-dev/strata/frontend"
 	"github.com/strata-dev/strata/spec"
@@ -26,6 +28,7 @@ type convertOptions struct {
 	memory, network                string
 	guestApplied                   bool
 	reuse, reuseRaw                string
+	delta                          string
 }
 
 func newConvertCmd() *cobra.Command {
@@ -60,11 +63,17 @@ offset is copied, already compressed, from --reuse, that disk's earlier
 conversion by strata to the same format (or the provider output directory
 holding it). The output is byte for byte the same as without. An image that
 does not fit is ignored, with the reason printed; qcow2-compressed and vmdk
-use it, the other formats compress nothing cluster by cluster and ignore it.`,
+use it, the other formats compress nothing cluster by cluster and ignore it.
+
+With --delta DIR, the disk converted is disk.raw with the layer that strata
+add-layer --delta wrote to DIR: the layered disk is read through, never
+written out. Giving disk.raw as --reuse-raw too lets the conversion copy every
+cluster the layer left alone without even reading it twice.`,
 		Example: `  strata convert --provider aws -o out/aws out/disk.raw
   strata convert --provider vsphere --format vmdk -o out/vsphere out/disk.raw
   strata convert --format qcow2-compressed -o out out/disk.raw
-  strata convert --provider qemu --reuse out/base-qemu --reuse-raw out/base.raw -o out/qemu out/disk.raw`,
+  strata convert --provider qemu --reuse out/base-qemu --reuse-raw out/base.raw -o out/qemu out/disk.raw
+  strata convert --provider qemu --delta out/layer --reuse out/base-qemu --reuse-raw out/base.raw -o out/qemu out/base.raw`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConvert(cmd, o, args[0])
@@ -86,6 +95,7 @@ use it, the other formats compress nothing cluster by cluster and ignore it.`,
 	_ = fl.MarkHidden("guest-applied")
 	fl.StringVar(&o.reuse, "reuse", "", "an earlier conversion of --reuse-raw (or its provider output directory) to copy compressed clusters from")
 	fl.StringVar(&o.reuseRaw, "reuse-raw", "", "the raw disk --reuse was made from")
+	fl.StringVar(&o.delta, "delta", "", "a layer written by strata add-layer --delta from disk.raw: convert disk.raw with it added")
 	return cmd
 }
 
@@ -107,6 +117,17 @@ func runConvert(cmd *cobra.Command, o convertOptions, src string) error {
 		return err
 	}
 	fo := formats.Options{Seed: o.seed, Time: epoch, VM: vm}
+	if o.delta != "" {
+		d, err := disk.OpenDelta(o.delta, src)
+		if err != nil {
+			return fmt.Errorf("--delta: %w", err)
+		}
+		defer d.Close()
+		fo.Layer = &formats.Layer{Image: d.Image, Shift: d.Shift}
+		for _, c := range d.Changes {
+			fo.Layer.Changes = append(fo.Layer.Changes, rawdisk.Extent{Off: c.Off, Len: c.Len})
+		}
+	}
 	start := time.Now()
 	if o.provider != "" {
 		return convertForProvider(cmd, o, src, fo, start)

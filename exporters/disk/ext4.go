@@ -44,6 +44,7 @@ type ext4Superblock struct {
 	UUID           uuid.UUID
 	Label          string
 	ChecksumSeed   uint32
+	FirstIno       uint32 // the first inode not reserved
 }
 
 // readExt4Superblock parses the superblock of the ext4 starting at offset.
@@ -71,6 +72,10 @@ func readExt4Superblock(r io.ReaderAt, offset int64) (*ext4Superblock, error) {
 		Label:          trimNUL(b[0x78:0x88]),
 		ChecksumSeed:   le.Uint32(b[0x270:]),
 		DescSize:       32,
+		FirstIno:       11, // revision 0's fixed value
+	}
+	if le.Uint32(b[0x4c:]) >= 1 { // dynamic revision: the field is there
+		sb.FirstIno = le.Uint32(b[0x54:])
 	}
 	copy(sb.UUID[:], b[0x68:0x78])
 	if sb.Incompat&ext4Incompat64Bit != 0 {
@@ -179,48 +184,22 @@ func normalizeExt4(f *os.File, offset int64, epoch time.Time, rootPerm os.FileMo
 	}
 	csum := sb.RoCompat&ext4RoCompatCsum != 0
 	seed := sb.inodeCsumSeed()
-	groups := (sb.BlocksCount - uint64(sb.FirstDataBlock) + uint64(sb.BlocksPerGroup) - 1) / uint64(sb.BlocksPerGroup)
-
-	gdt := make([]byte, int64(groups)*sb.DescSize)
-	gdtOff := offset + (int64(sb.FirstDataBlock)+1)*sb.BlockSize
-	if _, err := f.ReadAt(gdt, gdtOff); err != nil {
-		return fmt.Errorf("reading group descriptors: %w", err)
+	groups, err := inodeGroups(f, offset, sb)
+	if err != nil {
+		return err
 	}
 	le := binary.LittleEndian
-	bitmap := make([]byte, sb.BlockSize)
-	for g := uint64(0); g < groups; g++ {
-		d := gdt[int64(g)*sb.DescSize : int64(g+1)*sb.DescSize]
-		if le.Uint16(d[0x12:])&ext4BGInodeUninit != 0 {
-			continue // no inode of this group was ever used
+	for _, g := range groups {
+		table, err := g.readTable(f, sb)
+		if err != nil {
+			return err
 		}
-		bitmapBlk, tableBlk := uint64(le.Uint32(d[0x04:])), uint64(le.Uint32(d[0x08:]))
-		unused := uint32(le.Uint16(d[0x1c:]))
-		if sb.DescSize >= 64 {
-			bitmapBlk |= uint64(le.Uint32(d[0x24:])) << 32
-			tableBlk |= uint64(le.Uint32(d[0x28:])) << 32
-			unused |= uint32(le.Uint16(d[0x32:])) << 16
-		}
-		used := int64(sb.InodesPerGroup - unused)
-		if used <= 0 {
-			continue
-		}
-		if _, err := f.ReadAt(bitmap, offset+int64(bitmapBlk)*sb.BlockSize); err != nil {
-			return fmt.Errorf("reading inode bitmap of group %d: %w", g, err)
-		}
-		table := make([]byte, used*sb.InodeSize)
-		tableOff := offset + int64(tableBlk)*sb.BlockSize
-		if _, err := f.ReadAt(table, tableOff); err != nil {
-			return fmt.Errorf("reading inode table of group %d: %w", g, err)
-		}
-		for i := int64(0); i < used; i++ {
-			if bitmap[i/8]&(1<<(i%8)) == 0 {
-				continue
-			}
+		for i := range g.used {
 			raw := table[i*sb.InodeSize : (i+1)*sb.InodeSize]
-			if le.Uint16(raw[inoMode:]) == 0 && le.Uint16(raw[inoLinks:]) == 0 {
-				continue // reserved inode mke2fs left blank
+			if !g.inUse(i) || le.Uint16(raw[inoMode:]) == 0 && le.Uint16(raw[inoLinks:]) == 0 {
+				continue // free, or a reserved inode mke2fs left blank
 			}
-			ino := uint32(g)*sb.InodesPerGroup + uint32(i) + 1
+			ino := g.ino(sb, i)
 			if csum && inodeChecksum(seed, ino, raw) != storedInodeChecksum(raw) {
 				return fmt.Errorf("inode %d: checksum mismatch before rewrite; refusing to touch the filesystem", ino)
 			}
@@ -233,11 +212,74 @@ func normalizeExt4(f *os.File, offset int64, epoch time.Time, rootPerm os.FileMo
 				setInodeChecksum(raw, inodeChecksum(seed, ino, raw))
 			}
 		}
-		if _, err := f.WriteAt(table, tableOff); err != nil {
-			return fmt.Errorf("writing inode table of group %d: %w", g, err)
+		if _, err := f.WriteAt(table, g.tableOff); err != nil {
+			return fmt.Errorf("writing inode table of group %d: %w", g.index, err)
 		}
 	}
 	return nil
+}
+
+// inodeGroup is a block group that has handed out inodes: where its inode
+// table lies, how many of its first inodes it ever used, and its inode
+// bitmap, which says which of those are in use now.
+type inodeGroup struct {
+	index    uint64
+	tableOff int64 // byte offset in the image
+	used     int64
+	bitmap   []byte
+}
+
+// inodeGroups reads the group descriptors of the ext4 at offset and the
+// inode bitmap of every group with inodes in use.
+func inodeGroups(r io.ReaderAt, offset int64, sb *ext4Superblock) ([]inodeGroup, error) {
+	count := (sb.BlocksCount - uint64(sb.FirstDataBlock) + uint64(sb.BlocksPerGroup) - 1) / uint64(sb.BlocksPerGroup)
+	gdt := make([]byte, int64(count)*sb.DescSize)
+	gdtOff := offset + (int64(sb.FirstDataBlock)+1)*sb.BlockSize
+	if _, err := r.ReadAt(gdt, gdtOff); err != nil {
+		return nil, fmt.Errorf("reading group descriptors: %w", err)
+	}
+	le := binary.LittleEndian
+	var groups []inodeGroup
+	for g := uint64(0); g < count; g++ {
+		d := gdt[int64(g)*sb.DescSize : int64(g+1)*sb.DescSize]
+		if le.Uint16(d[0x12:])&ext4BGInodeUninit != 0 {
+			continue // no inode of this group was ever used
+		}
+		bitmapBlk, tableBlk := uint64(le.Uint32(d[0x04:])), uint64(le.Uint32(d[0x08:]))
+		unused := uint32(le.Uint16(d[0x1c:]))
+		if sb.DescSize >= 64 {
+			bitmapBlk |= uint64(le.Uint32(d[0x24:])) << 32
+			tableBlk |= uint64(le.Uint32(d[0x28:])) << 32
+			unused |= uint32(le.Uint16(d[0x32:])) << 16
+		}
+		used := int64(sb.InodesPerGroup) - int64(unused)
+		if used <= 0 {
+			continue
+		}
+		bitmap := make([]byte, sb.BlockSize)
+		if _, err := r.ReadAt(bitmap, offset+int64(bitmapBlk)*sb.BlockSize); err != nil {
+			return nil, fmt.Errorf("reading inode bitmap of group %d: %w", g, err)
+		}
+		groups = append(groups, inodeGroup{index: g, tableOff: offset + int64(tableBlk)*sb.BlockSize, used: used, bitmap: bitmap})
+	}
+	return groups, nil
+}
+
+// readTable reads the part of g's inode table that was ever used.
+func (g inodeGroup) readTable(r io.ReaderAt, sb *ext4Superblock) ([]byte, error) {
+	table := make([]byte, g.used*sb.InodeSize)
+	if _, err := r.ReadAt(table, g.tableOff); err != nil {
+		return nil, fmt.Errorf("reading inode table of group %d: %w", g.index, err)
+	}
+	return table, nil
+}
+
+// inUse says whether the group's inode i (from 0) is allocated.
+func (g inodeGroup) inUse(i int64) bool { return g.bitmap[i/8]&(1<<(i%8)) != 0 }
+
+// ino is the inode number of the group's inode i (from 0).
+func (g inodeGroup) ino(sb *ext4Superblock, i int64) uint32 {
+	return uint32(g.index)*sb.InodesPerGroup + uint32(i) + 1
 }
 
 // modeSpecialBits turns Go's setuid/setgid/sticky flags into Unix bits.

@@ -35,6 +35,8 @@ type LayerResult struct {
 	Root PartitionReport
 	// Entries is how many files, directories and links the tree held.
 	Entries int
+	// Changed is how many bytes of the disk differ from the base.
+	Changed int64
 }
 
 // bootPaths hold what Assemble copies to the ESP or the kernel loads from
@@ -55,6 +57,85 @@ var bootPaths = []string{"boot", "efi", "lib/modules", "usr/lib/modules", "usr/l
 // debugfs writes the files: it works on an image file, unprivileged, like
 // mke2fs -d. The tree must not touch boot files (see bootPaths).
 func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_ *LayerResult, err error) {
+	img, err := newPendingImage(output)
+	if err != nil {
+		return nil, err
+	}
+	defer img.discardOnError(&err)
+	work, err := workDir(output)
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	root, err := os.Create(filepath.Join(work, "root.img"))
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	// The base is copied while the layer is written into the root
+	// filesystem beside it: neither needs the other.
+	copied := make(chan error, 1)
+	go func() { copied <- copyDisk(img.File, base) }()
+	edit, err := editRoot(ctx, base, tree, root, o)
+	if cerr := <-copied; err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := edit.apply(img.File, root); err != nil {
+		return nil, fmt.Errorf("writing the changed blocks: %w", err)
+	}
+	if err := img.commit(); err != nil {
+		return nil, err
+	}
+	return edit.result(), nil
+}
+
+// AddLayerDelta is AddLayer without the copy of base: it writes to dir
+// only what the layer changes (see Delta), which OpenDelta reads back as
+// the whole disk together with base.
+func AddLayerDelta(ctx context.Context, base, tree, dir string, o LayerOptions) (_ *LayerResult, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	img, err := newPendingImage(filepath.Join(dir, deltaImage))
+	if err != nil {
+		return nil, err
+	}
+	defer img.discardOnError(&err)
+	edit, err := editRoot(ctx, base, tree, img.File, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeDeltaManifest(dir, base, edit); err != nil {
+		return nil, err
+	}
+	if err := img.commit(); err != nil {
+		os.Remove(filepath.Join(dir, deltaManifest))
+		return nil, err
+	}
+	return edit.result(), nil
+}
+
+// rootEdit is the root filesystem of a disk with a layer added, and how it
+// differs from the base disk's.
+type rootEdit struct {
+	root      PartitionReport
+	blockSize int64
+	// changes are the filesystem's blocks that differ from the base's, in
+	// order; the edited image holds their new contents at the same offsets.
+	changes []blockRange
+	entries int
+}
+
+// editRoot writes into img (empty) the base's root filesystem with tree
+// added, leaving out what debugfs never reads and the layer cannot change
+// without rewriting: the contents of the base's files. Only the
+// filesystem's metadata is copied, a few MiB where a disk holds hundreds;
+// the result then stands for the whole filesystem in the blocks that
+// changed, which it lists.
+func editRoot(ctx context.Context, base, tree string, img *os.File, o LayerOptions) (*rootEdit, error) {
 	if o.Epoch.IsZero() {
 		o.Epoch = time.Now()
 	}
@@ -67,14 +148,16 @@ func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_
 	if err != nil {
 		return nil, err
 	}
-
-	img, err := newPendingImage(output)
+	src, err := os.Open(base)
 	if err != nil {
 		return nil, err
 	}
-	defer img.discardOnError(&err)
-	// The base is read while it is copied: both take a while, and
-	// neither needs the other.
+	defer src.Close()
+	files, sb, err := fileDataBlocks(src, root.Start)
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading the root filesystem: %w", base, err)
+	}
+	// The base's directories are listed while its metadata is copied.
 	listed := make(chan error, 1)
 	var existing map[string]fsEntry
 	go func() {
@@ -82,15 +165,14 @@ func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_
 		existing, err = listDirs(ctx, deviceAt(base, root), entries)
 		listed <- err
 	}()
-	copied := copyDisk(img.File, base)
+	copied := copyMetadata(img, src, root.Start, sb, files)
 	if err := <-listed; err != nil {
 		return nil, err
 	}
 	if copied != nil {
-		return nil, copied
+		return nil, fmt.Errorf("copying the root filesystem's metadata: %w", copied)
 	}
-	device := deviceAt(img.Name(), root)
-	work, err := workDir(output)
+	work, err := os.MkdirTemp(filepath.Dir(img.Name()), ".xattrs-*")
 	if err != nil {
 		return nil, err
 	}
@@ -99,16 +181,37 @@ func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_
 	if err != nil {
 		return nil, err
 	}
-	if err := runDebugfs(ctx, device, script, o.Epoch); err != nil {
+	if err := runDebugfs(ctx, img.Name(), script, o.Epoch); err != nil {
 		return nil, fmt.Errorf("adding %s to the root filesystem: %w", tree, err)
 	}
-	if err := normalizeExt4(img.File, root.Start, o.Epoch, entries[0].Info.Mode()); err != nil {
+	if err := normalizeExt4(img, 0, o.Epoch, entries[0].Info.Mode()); err != nil {
 		return nil, fmt.Errorf("normalising root filesystem: %w", err)
 	}
-	if err := img.commit(); err != nil {
-		return nil, err
+	changes, err := changedBlocks(img, src, root.Start, sb.BlockSize, files)
+	if err != nil {
+		return nil, fmt.Errorf("comparing with the base: %w", err)
 	}
-	return &LayerResult{Root: root, Entries: len(entries)}, nil
+	return &rootEdit{root: root, blockSize: sb.BlockSize, changes: changes, entries: len(entries)}, nil
+}
+
+func (e *rootEdit) result() *LayerResult {
+	var n uint64
+	for _, c := range e.changes {
+		n += c.Count
+	}
+	return &LayerResult{Root: e.root, Entries: e.entries, Changed: int64(n) * e.blockSize}
+}
+
+// apply writes the changed blocks from the edited root filesystem into
+// disk, a copy of the base.
+func (e *rootEdit) apply(disk, root *os.File) error {
+	for _, c := range e.changes {
+		off, n := int64(c.Start)*e.blockSize, int64(c.Count)*e.blockSize
+		if err := copyRange(disk, e.root.Start+off, root, off, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // deviceAt names the filesystem in partition p of disk for e2fsprogs.
@@ -135,6 +238,25 @@ func rootPartition(disk string) (PartitionReport, error) {
 		return PartitionReport{}, fmt.Errorf("%s has %d ext4 partitions; a layer goes onto the root filesystem of a disk strata assembled, which has one", disk, len(roots))
 	}
 	return roots[0], nil
+}
+
+// copyMetadata copies the ext4 at offset in src into img, which it sizes to
+// the filesystem, except the blocks of files (see fileDataBlocks). Holes
+// stay holes.
+func copyMetadata(img, src *os.File, offset int64, sb *ext4Superblock, files []blockRange) error {
+	size := int64(sb.BlocksCount) * sb.BlockSize
+	if err := img.Truncate(size); err != nil {
+		return err
+	}
+	var next int64 // the first byte not yet copied or skipped
+	for _, r := range append(files, blockRange{Start: sb.BlocksCount}) {
+		start := int64(r.Start) * sb.BlockSize
+		if err := copySparse(img, next, src, offset+next, start-next); err != nil {
+			return err
+		}
+		next = start + int64(r.Count)*sb.BlockSize
+	}
+	return nil
 }
 
 // copyDisk copies the disk at path into the empty file img, holes kept.

@@ -42,6 +42,18 @@ type Options struct {
 	// compress cluster by cluster (qcow2-compressed, vmdk) use it; the
 	// others say in Result.Reuse why they ignore it (see Format.NoReuse).
 	Reuse *Reuse
+	// Layer, when set, makes the source a layered disk: the source file is
+	// the base, and Layer holds the bytes that differ (what strata
+	// add-layer --delta writes). The whole disk is never written out.
+	Layer *Layer
+}
+
+// Layer is what a layered disk holds apart from its base: the disk's bytes
+// in each of Changes (in order, disjoint) are Image's at offset-Shift.
+type Layer struct {
+	Image   io.ReaderAt
+	Shift   int64
+	Changes []rawdisk.Extent
 }
 
 // Reuse is an earlier conversion: a raw disk and the image strata made of
@@ -229,17 +241,23 @@ func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Resu
 		return nil, err
 	}
 	defer disk.Close()
+	base := disk
+	if l := o.Layer; l != nil {
+		if disk, err = rawdisk.Layered(base, l.Image, l.Shift, l.Changes); err != nil {
+			return nil, err
+		}
+	}
 	if in, err := os.Stat(src); err == nil {
 		if out, err := os.Stat(dst); err == nil && os.SameFile(in, out) {
 			return nil, fmt.Errorf("%s would overwrite its own input; write to another directory", dst)
 		}
 	}
 
-	base, err := openReuse(o.Reuse, f)
+	reused, err := openReuse(o.Reuse, f, src, base)
 	if err != nil {
 		return nil, err
 	}
-	defer base.close()
+	defer reused.close()
 
 	dir, name := filepath.Split(dst)
 	if dir == "" {
@@ -255,7 +273,7 @@ func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Resu
 			os.Remove(tmp.Name())
 		}
 	}()
-	size, err := f.write(ctx, tmp, disk, o, name, base.writerBase())
+	size, err := f.write(ctx, tmp, disk, o, name, reused.writerBase())
 	if err != nil {
 		return nil, err
 	}
@@ -271,5 +289,5 @@ func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Resu
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return nil, fmt.Errorf("renaming output into place: %w", err)
 	}
-	return &Result{Path: dst, Size: size, VirtualSize: f.VirtualSize(disk.Size()), Reuse: base.stats()}, nil
+	return &Result{Path: dst, Size: size, VirtualSize: f.VirtualSize(disk.Size()), Reuse: reused.stats()}, nil
 }

@@ -14,13 +14,17 @@ type openedReuse struct {
 	base    *reuse.Base // nil when the format ignores reuse
 	ignored string      // why it does
 	raw     *rawdisk.Disk
+	ownsRaw bool // raw was opened here, not passed in
 	image   *os.File
 }
 
 // openReuse opens r for format f; nil r gives nil. Files that cannot be
 // opened are errors, since the caller asked for them by name; whether they
-// fit is for the writer to check, and a misfit only costs time.
-func openReuse(r *Reuse, f Format) (*openedReuse, error) {
+// fit is for the writer to check, and a misfit only costs time. When r.Raw
+// is the file src, the disk opened from it (src's, or a layered disk's
+// base) is used as is, so the writer can tell which blocks are unchanged
+// without comparing them (rawdisk.Disk.Unchanged).
+func openReuse(r *Reuse, f Format, src string, srcDisk *rawdisk.Disk) (*openedReuse, error) {
 	if r == nil {
 		return nil, nil
 	}
@@ -30,25 +34,36 @@ func openReuse(r *Reuse, f Format) (*openedReuse, error) {
 	if f.NoReuse != "" {
 		return &openedReuse{ignored: f.NoReuse}, nil
 	}
-	raw, err := rawdisk.Open(r.Raw)
-	if err != nil {
-		return nil, fmt.Errorf("reuse raw disk: %w", err)
+	o := &openedReuse{raw: srcDisk}
+	if !sameFile(r.Raw, src) {
+		raw, err := rawdisk.Open(r.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("reuse raw disk: %w", err)
+		}
+		o.raw, o.ownsRaw = raw, true
 	}
 	image, err := os.Open(r.Image)
 	if err != nil {
-		raw.Close()
+		o.close()
 		return nil, fmt.Errorf("reuse image: %w", err)
 	}
+	o.image = image
 	st, err := image.Stat()
 	if err != nil {
-		raw.Close()
-		image.Close()
+		o.close()
 		return nil, fmt.Errorf("reuse image: %w", err)
 	}
-	return &openedReuse{
-		base: &reuse.Base{Raw: raw, Image: image, ImageSize: st.Size()},
-		raw:  raw, image: image,
-	}, nil
+	o.base = &reuse.Base{Raw: o.raw, Image: image, ImageSize: st.Size()}
+	return o, nil
+}
+
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // writerBase is what the format's writer gets: nil unless it reuses.
@@ -72,9 +87,13 @@ func (o *openedReuse) stats() *ReuseStats {
 }
 
 func (o *openedReuse) close() {
-	if o == nil || o.base == nil {
+	if o == nil {
 		return
 	}
-	o.raw.Close()
-	o.image.Close()
+	if o.ownsRaw {
+		o.raw.Close()
+	}
+	if o.image != nil {
+		o.image.Close()
+	}
 }

@@ -63,6 +63,8 @@ type Graph struct {
 	// Providers holds each provider's output directory, by provider name:
 	// its image and manifest.json.
 	Providers map[string]llb.State
+
+	disk nodeDiskParts
 }
 
 // DiskFile is the disk's name in the disk target's output directory.
@@ -110,7 +112,8 @@ func Build(in Input) (Graph, error) {
 	st.add(in.Distro.Defaults.Name+" overlay", g.Overlay)
 	st.add("release info", g.Release)
 	g.Rootfs = st.merge("[rootfs] merge ", 0, len(st.states))
-	g.Disk, g.OSDisk = nodeDisk(in, st, g.Rootfs, img.Disk.Cmdline, "disk")
+	g.disk = nodeDisk(in, st, g.Rootfs, img.Disk.Cmdline, "disk")
+	g.Disk, g.OSDisk = g.disk.full, g.disk.os
 	g.Providers = make(map[string]llb.State, len(providers.All))
 	for _, p := range providers.All {
 		g.Providers[p.Name] = providerOutput(in, g, st, p)
@@ -147,21 +150,41 @@ func (s stack) onOS(name string, os llb.State) stack {
 	return s
 }
 
+// nodeDiskParts is a node's disk: in full, and for a Kubernetes node also
+// as the parts it is made of.
+type nodeDiskParts struct {
+	full llb.State
+	// os is the OS disk the layer is added to; nil when the disk is
+	// assembled whole.
+	os    *llb.State
+	upper llb.State // the layer: the merged upper layers of the stack
+	names []string  // what the layer holds
+	step  string
+}
+
 // nodeDisk is the disk of rootfs, the merge of the whole stack. A
 // Kubernetes node's disk is assembled from the stable layers alone (the OS
 // and the container runtime) and gets the others added on top (strata
 // add-layer): a Kubernetes version bump then reuses the cached OS disk,
 // whose blocks stay in place for the conversion to reuse too, and writes
 // only the upper layers' files. Other images have nothing worth layering
-// and are assembled whole. It returns the disk, and the OS disk when there
-// is one.
-func nodeDisk(in Input, st stack, rootfs llb.State, cmdline, step string) (llb.State, *llb.State) {
+// and are assembled whole.
+func nodeDisk(in Input, st stack, rootfs llb.State, cmdline, step string) nodeDiskParts {
 	if in.Spec.Image.Kubernetes == nil {
-		return assemble(in, rootfs, cmdline, in.Spec.Digest(), step), nil
+		return nodeDiskParts{full: assemble(in, rootfs, cmdline, in.Spec.Digest(), step)}
 	}
 	base := assemble(in, st.merge("["+step+" os] merge ", 0, st.stable), cmdline, in.Spec.OSDigest(), step+" os")
-	upper := st.merge("["+step+"] merge ", st.stable, len(st.states))
-	return addLayer(in, base, upper, st.names[st.stable:], step), &base
+	d := nodeDiskParts{os: &base, upper: st.merge("["+step+"] merge ", st.stable, len(st.states)),
+		names: st.names[st.stable:], step: step}
+	d.full = addLayer(in, base, d.upper, d.names, step, false)
+	return d
+}
+
+// delta is the layer alone as strata add-layer --delta writes it, which a
+// conversion reads over the OS disk: the layered disk is never written in
+// full. It needs an OS disk.
+func (d nodeDiskParts) delta(in Input) llb.State {
+	return addLayer(in, *d.os, d.upper, d.names, d.step, true)
 }
 
 // release writes /etc/strata-release: which strata built the image from
@@ -218,15 +241,22 @@ func assemble(in Input, rootfs llb.State, cmdline, seed, step string) llb.State 
 }
 
 // addLayer runs `strata add-layer`: a copy of the base disk with layer's
-// files added to its root filesystem. Like the assembly it is offline and
-// keys its cache on its inputs' graphs, not on their bytes.
-func addLayer(in Input, base, layer llb.State, names []string, step string) llb.State {
+// files added to its root filesystem, or with delta only what changes. Like
+// the assembly it is offline and keys its cache on its inputs' graphs, not
+// on their bytes.
+func addLayer(in Input, base, layer llb.State, names []string, step string, delta bool) llb.State {
+	args := []string{ToolsBinary, "add-layer", "/base/" + DiskFile, "--tree", "/layer", "-o", "/out/" + DiskFile}
+	what := DiskFile
+	if delta {
+		args = []string{ToolsBinary, "add-layer", "/base/" + DiskFile, "--tree", "/layer", "--delta", "-o", "/out"}
+		what = DiskFile + ", changes only"
+	}
 	opts := []llb.RunOption{
-		llb.Args([]string{ToolsBinary, "add-layer", "/base/" + DiskFile, "--tree", "/layer", "-o", "/out/" + DiskFile}),
+		llb.Args(args),
 		llb.Network(pb.NetMode_NONE),
 		llb.AddMount("/base", base, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
 		llb.AddMount("/layer", layer, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
-		llb.WithCustomName(fmt.Sprintf("[%s] add %s to %s", step, strings.Join(names, ", "), DiskFile)),
+		llb.WithCustomName(fmt.Sprintf("[%s] add %s to %s", step, strings.Join(names, ", "), what)),
 	}
 	if in.Epoch != nil {
 		opts = append(opts, llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10)))

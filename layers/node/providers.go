@@ -17,28 +17,39 @@ import (
 // others convert the plain disk, so `--target raw` after `--target disk`
 // reuses the assembled disk. st is the plain rootfs's stack of layers.
 //
-// A Kubernetes node's disk is its OS disk with a layer added, so the OS
+// A Kubernetes node's disk is its OS disk with a layer added: the
+// conversion reads the OS disk through the layer's changes (strata
+// add-layer --delta, strata convert --delta), so the node's disk is never
+// written in full. Where the format compresses cluster by cluster, the OS
 // disk is converted too, on its own and cached with it, and the node's
 // conversion copies the compressed clusters the layer left alone from it
 // (strata convert --reuse) instead of compressing them again.
 func providerOutput(in Input, g Graph, st stack, p providers.Provider) llb.State {
-	disk, osDisk := g.Disk, g.OSDisk
+	disk := g.disk
 	if !p.Guest.Empty() {
 		st = st.onOS("os with "+p.Name+" guest configuration", guest.Apply(g.OS, p, in.Distro, located(in, "outputs")...))
 		rootfs := st.merge(fmt.Sprintf("[%s] merge ", p.Name), 0, len(st.states))
-		disk, osDisk = nodeDisk(in, st, rootfs, guest.Cmdline(in.Spec.Image.Disk.Cmdline, p.Guest.Cmdline), p.Name)
+		disk = nodeDisk(in, st, rootfs, guest.Cmdline(in.Spec.Image.Disk.Cmdline, p.Guest.Cmdline), p.Name)
 	}
-	var base *convertedDisk
-	if f, err := formats.Lookup(providerFormat(in, p)); err == nil && f.NoReuse == "" && osDisk != nil {
+	if disk.os == nil {
+		return convert(in, convertSource{disk: disk.full}, p, nil, in.Spec.Digest(), p.Name)
+	}
+	delta := disk.delta(in)
+	src := convertSource{disk: *disk.os, delta: &delta}
+	var base *llb.State
+	if f, err := formats.Lookup(providerFormat(in, p)); err == nil && f.NoReuse == "" {
 		// Named after the OS digest, so that a Kubernetes bump keeps it.
-		base = &convertedDisk{raw: *osDisk, output: convert(in, *osDisk, p, nil, in.Spec.OSDigest(), p.Name+" os")}
+		osImage := convert(in, convertSource{disk: *disk.os}, p, nil, in.Spec.OSDigest(), p.Name+" os")
+		base = &osImage
 	}
-	return convert(in, disk, p, base, in.Spec.Digest(), p.Name)
+	return convert(in, src, p, base, in.Spec.Digest(), p.Name)
 }
 
-// convertedDisk is a disk and the output directory of its conversion.
-type convertedDisk struct {
-	raw, output llb.State
+// convertSource is what a conversion reads: a disk, or with delta set, the
+// layered disk made of that disk and the changes a layer makes to it.
+type convertSource struct {
+	disk  llb.State
+	delta *llb.State
 }
 
 // providerFormat is the format p's output is written in.
@@ -49,11 +60,12 @@ func providerFormat(in Input, p providers.Provider) string {
 	return p.Formats[0]
 }
 
-// convert runs `strata convert --provider` on the disk in the tools
+// convert runs `strata convert --provider` on src in the tools
 // environment, offline like the assembly, and returns the directory it
 // writes: the provider's image and manifest.json, which names the spec by
-// specDigest. With a base, the conversion reuses its clusters.
-func convert(in Input, disk llb.State, p providers.Provider, base *convertedDisk, specDigest, step string) llb.State {
+// specDigest. With base, the conversion of src.disk, it reuses the
+// clusters src shares with src.disk.
+func convert(in Input, src convertSource, p providers.Provider, base *llb.State, specDigest, step string) llb.State {
 	img := in.Spec.Image
 	args := []string{ToolsBinary, "convert", "--provider", p.Name,
 		"-o", "/out",
@@ -75,12 +87,16 @@ func convert(in Input, disk llb.State, p providers.Provider, base *convertedDisk
 	}
 	opts := []llb.RunOption{
 		llb.Network(pb.NetMode_NONE),
-		input("/disk", disk),
+		input("/disk", src.disk),
 		llb.WithCustomName(fmt.Sprintf("[%s] convert %s to %s", step, DiskFile, providerFormat(in, p))),
 	}
+	if src.delta != nil {
+		args = append(args, "--delta", "/delta")
+		opts = append(opts, input("/delta", *src.delta))
+	}
 	if base != nil {
-		args = append(args, "--reuse", "/reuse", "--reuse-raw", "/reuse-raw/"+DiskFile)
-		opts = append(opts, input("/reuse", base.output), input("/reuse-raw", base.raw))
+		args = append(args, "--reuse", "/reuse", "--reuse-raw", "/disk/"+DiskFile)
+		opts = append(opts, input("/reuse", *base))
 	}
 	opts = append(opts, llb.Args(append(args, "/disk/"+DiskFile)))
 	if in.Epoch != nil {

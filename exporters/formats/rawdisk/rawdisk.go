@@ -29,6 +29,8 @@ type Disk struct {
 	// SEEK_DATA/SEEK_HOLE can report.
 	file   *os.File
 	closer io.Closer
+	// layers is set for a Layered disk.
+	layers *layers
 }
 
 // Open opens the raw disk image at path.
@@ -104,6 +106,9 @@ func (d *Disk) dataExtents() ([]Extent, error) {
 	whole := []Extent{{0, d.size}}
 	if d.size == 0 {
 		return nil, nil
+	}
+	if d.layers != nil {
+		return d.layers.dataExtents()
 	}
 	if d.file == nil {
 		return whole, nil

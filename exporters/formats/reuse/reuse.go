@@ -109,6 +109,7 @@ const probes = 32
 type Index struct {
 	f      Format
 	base   *Base
+	src    *rawdisk.Disk
 	chunks map[int64]Chunk // nil: copy nothing
 	bufs   sync.Pool
 
@@ -122,7 +123,7 @@ type Index struct {
 // everything is always right. Only a canceled ctx is an error. base may be
 // nil (no reuse asked); encode is used on this goroutine only.
 func Prepare(ctx context.Context, base *Base, src *rawdisk.Disk, f Format, encode Encoder) (*Index, error) {
-	ix := &Index{f: f, base: base}
+	ix := &Index{f: f, base: base, src: src}
 	if base == nil {
 		return ix, nil
 	}
@@ -233,12 +234,30 @@ func (ix *Index) AppendBatch(out []byte, ends []int, b *rawdisk.Batch, encode En
 	return out, ends, nil
 }
 
-// match reads the base raw disk where b lies and returns, for each block
-// of b that holds data and equals the base's, the image's chunk for it
-// (zero elsewhere). It returns nil when nothing can match, reading nothing.
+// match returns, for each block of b that holds data and equals the base
+// raw disk's, the image's chunk for it (zero elsewhere). Blocks the source
+// says are the base's (a layered disk's, see rawdisk.Disk.Unchanged) match
+// as they are; the others are compared with the base, which is read only
+// for them. It returns nil when nothing can match.
 func (ix *Index) match(b *rawdisk.Batch) ([]Chunk, error) {
 	if !ix.anyChunk(b) {
 		return nil, nil
+	}
+	hits := make([]Chunk, b.Blocks())
+	bs := b.BlockSize
+	compare := false
+	for i := range b.Blocks() {
+		c, ok := ix.chunks[b.Index(i)]
+		switch {
+		case !ok || !b.Used(i):
+		case ix.src.Unchanged(ix.base.Raw, b.Off+int64(i*bs), int64(bs)):
+			hits[i] = c
+		default:
+			compare = true
+		}
+	}
+	if !compare {
+		return hits, nil
 	}
 	p, _ := ix.bufs.Get().(*[]byte)
 	if p == nil {
@@ -252,10 +271,8 @@ func (ix *Index) match(b *rawdisk.Batch) ([]Chunk, error) {
 	if _, err := ix.base.Raw.ReadAt(base, b.Off); err != nil {
 		return nil, fmt.Errorf("reading the reuse raw disk: %w", err)
 	}
-	hits := make([]Chunk, b.Blocks())
-	bs := b.BlockSize
 	for i := range b.Blocks() {
-		if c, ok := ix.chunks[b.Index(i)]; ok && b.Used(i) && bytes.Equal(b.Block(i), base[i*bs:(i+1)*bs]) {
+		if c, ok := ix.chunks[b.Index(i)]; ok && b.Used(i) && hits[i].Len == 0 && bytes.Equal(b.Block(i), base[i*bs:(i+1)*bs]) {
 			hits[i] = c
 		}
 	}

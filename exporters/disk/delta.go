@@ -1,0 +1,237 @@
+package disk
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// A delta is a layered disk written without its base (AddLayerDelta): a
+// directory holding the edited root filesystem (deltaImage, sparse) and
+// deltaManifest, which lists the filesystem blocks that differ from the
+// base's. Together with the base it reads as the whole disk (OpenDelta), so
+// a conversion never needs the layered disk written out in full.
+const (
+	deltaImage    = "delta.img"
+	deltaManifest = "delta.json"
+)
+
+// deltaFile is deltaManifest's content.
+type deltaFile struct {
+	// Base identifies the disk the delta applies to: its size, where its
+	// root filesystem starts, and the SHA-256 of its superblock, group
+	// descriptors and every block the delta replaces.
+	Base struct {
+		Size       int64  `json:"size"`
+		RootOffset int64  `json:"rootOffset"`
+		SHA256     string `json:"sha256"`
+	} `json:"base"`
+	BlockSize int64 `json:"blockSize"`
+	// Changes are runs of filesystem blocks: [first, count].
+	Changes [][2]uint64 `json:"changes"`
+}
+
+// Delta is a layered disk opened by OpenDelta: the base disk's bytes,
+// except in Changes, where Image holds them.
+type Delta struct {
+	// Image holds the changed bytes; the disk's byte at offset off (in
+	// Changes) is Image's byte at off-Shift.
+	Image *os.File
+	Shift int64
+	// Changes are the changed byte ranges of the disk, in order.
+	Changes []ByteRange
+}
+
+// ByteRange is a run of bytes of a disk.
+type ByteRange struct {
+	Off, Len int64
+}
+
+// OpenDelta opens the delta in dir for the base disk it was made from, and
+// fails when base is another disk.
+func OpenDelta(dir, base string) (*Delta, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, deltaManifest))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not a delta written by strata add-layer --delta: %w", dir, err)
+	}
+	var m deltaFile
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, deltaManifest), err)
+	}
+	src, err := os.Open(base)
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	changes := make([]blockRange, len(m.Changes))
+	for i, c := range m.Changes {
+		changes[i] = blockRange{c[0], c[1]}
+	}
+	st, err := src.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if m.BlockSize <= 0 {
+		return nil, fmt.Errorf("%s: no block size", filepath.Join(dir, deltaManifest))
+	}
+	sum, err := baseDigest(src, m.Base.RootOffset, m.BlockSize, changes)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", base, err)
+	}
+	if st.Size() != m.Base.Size || sum != m.Base.SHA256 {
+		return nil, fmt.Errorf("the delta in %s was made from another disk than %s; give the base disk it was made from", dir, base)
+	}
+	img, err := os.Open(filepath.Join(dir, deltaImage))
+	if err != nil {
+		return nil, err
+	}
+	d := &Delta{Image: img, Shift: m.Base.RootOffset}
+	for _, c := range changes {
+		d.Changes = append(d.Changes, ByteRange{m.Base.RootOffset + int64(c.Start)*m.BlockSize, int64(c.Count) * m.BlockSize})
+	}
+	return d, nil
+}
+
+// Close closes the delta's image.
+func (d *Delta) Close() error { return d.Image.Close() }
+
+func writeDeltaManifest(dir, base string, e *rootEdit) error {
+	src, err := os.Open(base)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	var m deltaFile
+	m.Base.Size, m.Base.RootOffset, m.BlockSize = st.Size(), e.root.Start, e.blockSize
+	if m.Base.SHA256, err = baseDigest(src, e.root.Start, e.blockSize, e.changes); err != nil {
+		return fmt.Errorf("reading %s: %w", base, err)
+	}
+	m.Changes = make([][2]uint64, len(e.changes))
+	for i, c := range e.changes {
+		m.Changes[i] = [2]uint64{c.Start, c.Count}
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, deltaManifest), raw, 0o644)
+}
+
+// baseDigest hashes what a delta depends on in its base: the first blocks
+// of the filesystem (superblock and group descriptors, which change with
+// any allocation) and the blocks the delta replaces.
+func baseDigest(src io.ReaderAt, offset, bs int64, changes []blockRange) (string, error) {
+	h := sha256.New()
+	head := make([]byte, 64*bs)
+	if _, err := src.ReadAt(head, offset); err != nil {
+		return "", err
+	}
+	h.Write(head)
+	buf := make([]byte, 1<<20)
+	for _, c := range changes {
+		for off, end := int64(c.Start)*bs, int64(c.Start+c.Count)*bs; off < end; {
+			n := min(int64(len(buf)), end-off)
+			if _, err := src.ReadAt(buf[:n], offset+off); err != nil {
+				return "", err
+			}
+			h.Write(buf[:n])
+			off += n
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// changedBlocks compares the edited root filesystem img with the base's
+// root filesystem at offset in src and lists the blocks that differ. img
+// lacks the base's file contents (files): where it holds zeros in such a
+// block, nothing wrote there and the base's block stands. Everywhere else
+// img's block is the filesystem's. Only img's data extents can differ.
+func changedBlocks(img, src *os.File, offset, bs int64, files []blockRange) ([]blockRange, error) {
+	extents, err := dataRanges(img)
+	if err != nil {
+		return nil, err
+	}
+	var out []blockRange
+	const chunk = 256
+	a, b := make([]byte, chunk*bs), make([]byte, chunk*bs)
+	fileAt := 0 // files[fileAt] is the first run not wholly before the block
+	for _, e := range extents {
+		for blk := uint64(e.Off / bs); blk*uint64(bs) < uint64(e.Off+e.Len); blk += chunk {
+			n := min(chunk, (uint64(e.Off+e.Len)+uint64(bs)-1)/uint64(bs)-blk)
+			if _, err := img.ReadAt(a[:int64(n)*bs], int64(blk)*bs); err != nil && !errors.Is(err, io.EOF) {
+				return nil, err
+			}
+			if _, err := src.ReadAt(b[:int64(n)*bs], offset+int64(blk)*bs); err != nil {
+				return nil, err
+			}
+			for i := range n {
+				cur := blk + i
+				for fileAt < len(files) && files[fileAt].Start+files[fileAt].Count <= cur {
+					fileAt++
+				}
+				inFile := fileAt < len(files) && files[fileAt].Start <= cur
+				x, y := a[int64(i)*bs:int64(i+1)*bs], b[int64(i)*bs:int64(i+1)*bs]
+				if inFile && allZero(x) || bytes.Equal(x, y) {
+					continue
+				}
+				if k := len(out); k > 0 && out[k-1].Start+out[k-1].Count == cur {
+					out[k-1].Count++
+				} else {
+					out = append(out, blockRange{cur, 1})
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// dataRanges lists f's data extents, or all of f when its filesystem
+// cannot tell.
+func dataRanges(f *os.File) ([]ByteRange, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	size := st.Size()
+	var out []ByteRange
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+		if errors.Is(err, unix.ENXIO) {
+			break
+		}
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
+			return []ByteRange{{0, size}}, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("seeking data: %w", err)
+		}
+		hole, err := unix.Seek(int(f.Fd()), data, unix.SEEK_HOLE)
+		if err != nil {
+			return nil, fmt.Errorf("seeking hole: %w", err)
+		}
+		out = append(out, ByteRange{data, min(hole, size) - data})
+		off = hole
+	}
+	return out, nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,144 @@
+package disk
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// Extent-tree constants (kernel Documentation/filesystems/ext4, "Extent
+// Tree").
+const (
+	inoFlags        = 0x20
+	inoBlock        = 0x28 // i_block: 60 bytes, the extent tree's root
+	inoFlagExtents  = 0x80000
+	inoFlagInline   = 0x10000000
+	extentMagic     = 0xf30a
+	extentEntrySize = 12
+	// A leaf extent longer than this is unwritten (preallocated); its
+	// length is the excess.
+	extentMaxInit = 32768
+	// Deeper trees than this do not exist in ext4 (the kernel's limit).
+	extentMaxDepth = 5
+)
+
+// blockRange is a run of filesystem blocks.
+type blockRange struct {
+	Start, Count uint64
+}
+
+// fileDataBlocks lists the blocks of the ext4 at offset in r that hold the
+// contents of regular files, merged and in order. Everything else that the
+// filesystem keeps in blocks (superblocks, group descriptors, bitmaps,
+// inode tables, directories, extent-tree nodes, extended-attribute blocks,
+// symlink targets, the journal) is not listed.
+//
+// AddLayer copies what is not listed before debugfs edits the filesystem,
+// which never reads a file's contents. The list may leave out file blocks
+// (a file mapped without extents, a reserved inode) but never names a block
+// that is anything else, so anything it is unsure of is copied.
+func fileDataBlocks(r io.ReaderAt, offset int64) ([]blockRange, *ext4Superblock, error) {
+	sb, err := readExt4Superblock(r, offset)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups, err := inodeGroups(r, offset, sb)
+	if err != nil {
+		return nil, nil, err
+	}
+	le := binary.LittleEndian
+	t := extentWalker{r: r, offset: offset, sb: sb}
+	for _, g := range groups {
+		table, err := g.readTable(r, sb)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i := range g.used {
+			raw := table[i*sb.InodeSize : (i+1)*sb.InodeSize]
+			ino := g.ino(sb, i)
+			mode, flags := le.Uint16(raw[inoMode:]), le.Uint32(raw[inoFlags:])
+			if !g.inUse(i) || ino < sb.FirstIno || mode&0o170000 != 0o100000 ||
+				flags&inoFlagExtents == 0 || flags&inoFlagInline != 0 {
+				continue
+			}
+			if err := t.walk(raw[inoBlock:inoBlock+60], 0); err != nil {
+				return nil, nil, fmt.Errorf("inode %d: %w", ino, err)
+			}
+		}
+	}
+	return mergeRanges(t.found), sb, nil
+}
+
+// extentWalker collects the leaf extents of extent trees.
+type extentWalker struct {
+	r      io.ReaderAt
+	offset int64
+	sb     *ext4Superblock
+	found  []blockRange
+}
+
+// walk reads one node of an extent tree: the root in the inode (level 0)
+// or a block further down.
+func (t *extentWalker) walk(node []byte, level int) error {
+	le := binary.LittleEndian
+	if len(node) < extentEntrySize || le.Uint16(node) != extentMagic {
+		return fmt.Errorf("extent tree node at level %d has no extent header", level)
+	}
+	entries, depth := int(le.Uint16(node[2:])), int(le.Uint16(node[6:]))
+	if depth > extentMaxDepth-level || extentEntrySize*(1+entries) > len(node) {
+		return fmt.Errorf("implausible extent tree node at level %d (depth %d, %d entries)", level, depth, entries)
+	}
+	for e := range entries {
+		entry := node[extentEntrySize*(1+e):]
+		if depth == 0 {
+			n := uint64(le.Uint16(entry[4:]))
+			if n > extentMaxInit {
+				n -= extentMaxInit
+			}
+			start := uint64(le.Uint16(entry[6:]))<<32 | uint64(le.Uint32(entry[8:]))
+			if start+n > t.sb.BlocksCount {
+				return fmt.Errorf("extent of blocks %d+%d lies past the filesystem's end", start, n)
+			}
+			t.found = append(t.found, blockRange{start, n})
+			continue
+		}
+		child := uint64(le.Uint16(entry[8:]))<<32 | uint64(le.Uint32(entry[4:]))
+		if child >= t.sb.BlocksCount {
+			return fmt.Errorf("extent tree node points past the filesystem's end (block %d)", child)
+		}
+		block := make([]byte, t.sb.BlockSize)
+		if _, err := t.r.ReadAt(block, t.offset+int64(child)*t.sb.BlockSize); err != nil {
+			return fmt.Errorf("reading extent tree block %d: %w", child, err)
+		}
+		if err := t.walk(block, level+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeRanges sorts ranges and joins those that touch or overlap.
+func mergeRanges(in []blockRange) []blockRange {
+	slices.SortFunc(in, func(a, b blockRange) int {
+		switch {
+		case a.Start < b.Start:
+			return -1
+		case a.Start > b.Start:
+			return 1
+		}
+		return 0
+	})
+	var out []blockRange
+	for _, r := range in {
+		if r.Count == 0 {
+			continue
+		}
+		if n := len(out); n > 0 && r.Start <= out[n-1].Start+out[n-1].Count {
+			out[n-1].Count = max(out[n-1].Start+out[n-1].Count, r.Start+r.Count) - out[n-1].Start
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}

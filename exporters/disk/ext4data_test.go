@@ -1,0 +1,79 @@
+package disk
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestFileDataBlocks checks fileDataBlocks against debugfs's own account
+// of every regular file's extents, on a filesystem with a file fragmented
+// enough to need an extent tree deeper than the inode.
+func TestFileDataBlocks(t *testing.T) {
+	requireRoot(t)
+	requireTools(t, "mke2fs", "debugfs")
+	var tree string
+	img := assembleBase(t, 256<<20, func(base string) {
+		tree = base
+		must(t, os.MkdirAll(filepath.Join(base, "usr/lib/many"), 0o755))
+		f, err := os.Create(filepath.Join(base, "usr/lib/fragmented"))
+		must(t, err)
+		for i := range 20 { // data, then a hole: 20 extents
+			_, err := f.WriteAt(randomBytes(4096, byte(i)), int64(i)*68<<10)
+			must(t, err)
+		}
+		must(t, f.Close())
+		for i := range 300 {
+			must(t, os.WriteFile(filepath.Join(base, fmt.Sprintf("usr/lib/many/f%d", i)), randomBytes(5000, byte(i)), 0o644))
+		}
+		must(t, os.Symlink(strings.Repeat("long/", 30)+"target", filepath.Join(base, "usr/lib/slow-symlink")))
+	})
+	root, err := rootPartition(img)
+	must(t, err)
+	f, err := os.Open(img)
+	must(t, err)
+	defer f.Close()
+	got, _, err := fileDataBlocks(f, root.Start)
+	must(t, err)
+
+	dev := deviceAt(img, root)
+	// debugfs's ex prints "level/depth entry/entries logical physical
+	// length" per node entry; a leaf's physical blocks are "first - last".
+	node := regexp.MustCompile(`(?m)^\s*(\d+)/\s*(\d+)\s.*$`)
+	leaf := regexp.MustCompile(`\d+ -\s+\d+\s+(\d+) -\s+(\d+)\s+\d+`)
+	var want []blockRange
+	deep := false
+	must(t, filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, _ := filepath.Rel(tree, p)
+		out := debugfs(t, dev, "ex /"+rel)
+		for _, m := range node.FindAllStringSubmatch(out, -1) {
+			if m[1] != m[2] {
+				deep = true
+				continue // an index node
+			}
+			l := leaf.FindStringSubmatch(m[0])
+			if l == nil {
+				t.Fatalf("unexpected debugfs ex line %q", m[0])
+			}
+			start, _ := strconv.ParseUint(l[1], 10, 64)
+			end, _ := strconv.ParseUint(l[2], 10, 64)
+			want = append(want, blockRange{start, end - start + 1})
+		}
+		return nil
+	}))
+	if !deep {
+		t.Fatal("no file has an extent tree deeper than its inode: the fixture does not test descending")
+	}
+	want = mergeRanges(want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("file data blocks:\n got %v\nwant %v", got, want)
+	}
+}
