@@ -21,6 +21,12 @@ const (
 	extentMaxInit = 32768
 	// Deeper trees than this do not exist in ext4 (the kernel's limit).
 	extentMaxDepth = 5
+
+	// Features whose metadata lives in the blocks of regular-file inodes:
+	// extended-attribute values in inodes of their own, and the orphan
+	// file.
+	ext4IncompatEAInode  = 0x400
+	ext4CompatOrphanFile = 0x1000
 )
 
 // blockRange is a run of filesystem blocks.
@@ -37,11 +43,16 @@ type blockRange struct {
 // AddLayer copies what is not listed before debugfs edits the filesystem,
 // which never reads a file's contents. The list may leave out file blocks
 // (a file mapped without extents, a reserved inode) but never names a block
-// that is anything else, so anything it is unsure of is copied.
+// that is anything else, so anything it is unsure of is copied: on a
+// filesystem with features that keep metadata in regular-file inodes it
+// lists nothing.
 func fileDataBlocks(r io.ReaderAt, offset int64) ([]blockRange, *ext4Superblock, error) {
 	sb, err := readExt4Superblock(r, offset)
 	if err != nil {
 		return nil, nil, err
+	}
+	if sb.Incompat&ext4IncompatEAInode != 0 || sb.Compat&ext4CompatOrphanFile != 0 {
+		return nil, sb, nil
 	}
 	groups, err := inodeGroups(r, offset, sb)
 	if err != nil {

@@ -77,3 +77,31 @@ func TestFileDataBlocks(t *testing.T) {
 		t.Errorf("file data blocks:\n got %v\nwant %v", got, want)
 	}
 }
+
+// TestFileDataBlocksUnknownMetadata: where regular-file inodes may hold
+// metadata, nothing is listed, so AddLayer copies everything.
+func TestFileDataBlocksUnknownMetadata(t *testing.T) {
+	requireTools(t, "mke2fs")
+	tree := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(tree, "file"), randomBytes(64<<10, 1), 0o644))
+	for _, feature := range []string{"ea_inode", "orphan_file"} {
+		img := filepath.Join(t.TempDir(), "fs.img")
+		run(t, "mke2fs", "-q", "-t", "ext4", "-b", "4096", "-O", feature, "-d", tree, img, "32M")
+		f, err := os.Open(img)
+		must(t, err)
+		got, _, err := fileDataBlocks(f, 0)
+		f.Close()
+		must(t, err)
+		if len(got) != 0 {
+			t.Errorf("with %s: listed %v", feature, got)
+		}
+	}
+	img := filepath.Join(t.TempDir(), "fs.img")
+	run(t, "mke2fs", "-q", "-t", "ext4", "-b", "4096", "-d", tree, img, "32M")
+	f, err := os.Open(img)
+	must(t, err)
+	defer f.Close()
+	if got, _, err := fileDataBlocks(f, 0); err != nil || len(got) != 1 || got[0].Count != 16 {
+		t.Errorf("without those features: got %v, %v; want one run of the file's 16 blocks", got, err)
+	}
+}
