@@ -126,7 +126,11 @@ func writeDeltaManifest(dir, base string, e *rootEdit) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, deltaManifest), raw, 0o644)
+	tmp := filepath.Join(dir, "."+deltaManifest+".tmp")
+	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, deltaManifest))
 }
 
 // baseDigest hashes what a delta depends on in its base: the first blocks
@@ -157,20 +161,30 @@ func baseDigest(src io.ReaderAt, offset, bs int64, changes []blockRange) (string
 // root filesystem at offset in src and lists the blocks that differ. img
 // lacks the base's file contents (files): where it holds zeros in such a
 // block, nothing wrote there and the base's block stands. Everywhere else
-// img's block is the filesystem's. Only img's data extents can differ.
-func changedBlocks(img, src *os.File, offset, bs int64, files []blockRange) ([]blockRange, error) {
-	extents, err := dataRanges(img)
+// img's block is the filesystem's. The blocks compared are those img may
+// hold: its data extents, and everything copyMetadata copied, since a
+// copied block that became all zeros may read as a hole.
+func changedBlocks(img, src *os.File, offset int64, sb *ext4Superblock, files []blockRange) ([]blockRange, error) {
+	bs := sb.BlockSize
+	written, err := dataRanges(img)
 	if err != nil {
 		return nil, err
 	}
+	based, err := dataRanges(src)
+	if err != nil {
+		return nil, err
+	}
+	copied := subtractRanges(blocksOf(based, offset, bs, sb.BlocksCount), files)
+	candidates := mergeRanges(append(blocksOf(written, 0, bs, sb.BlocksCount), copied...))
+
 	var out []blockRange
 	const chunk = 256
 	a, b := make([]byte, chunk*bs), make([]byte, chunk*bs)
 	fileAt := 0 // files[fileAt] is the first run not wholly before the block
-	for _, e := range extents {
-		for blk := uint64(e.Off / bs); blk*uint64(bs) < uint64(e.Off+e.Len); blk += chunk {
-			n := min(chunk, (uint64(e.Off+e.Len)+uint64(bs)-1)/uint64(bs)-blk)
-			if _, err := img.ReadAt(a[:int64(n)*bs], int64(blk)*bs); err != nil && !errors.Is(err, io.EOF) {
+	for _, c := range candidates {
+		for blk := c.Start; blk < c.Start+c.Count; blk += chunk {
+			n := min(chunk, c.Start+c.Count-blk)
+			if _, err := img.ReadAt(a[:int64(n)*bs], int64(blk)*bs); err != nil {
 				return nil, err
 			}
 			if _, err := src.ReadAt(b[:int64(n)*bs], offset+int64(blk)*bs); err != nil {
@@ -195,6 +209,43 @@ func changedBlocks(img, src *os.File, offset, bs int64, files []blockRange) ([]b
 		}
 	}
 	return out, nil
+}
+
+// blocksOf turns byte extents of a file, where the filesystem starts at
+// byte shift, into the filesystem blocks they touch (of the first limit).
+func blocksOf(extents []ByteRange, shift, bs int64, limit uint64) []blockRange {
+	var out []blockRange
+	for _, e := range extents {
+		start := max(e.Off-shift, 0) / bs
+		end := min((e.Off+e.Len-shift+bs-1)/bs, int64(limit))
+		if end > start {
+			out = append(out, blockRange{uint64(start), uint64(end - start)})
+		}
+	}
+	return mergeRanges(out)
+}
+
+// subtractRanges returns the blocks of a that are not in b; both are
+// merged and in order.
+func subtractRanges(a, b []blockRange) []blockRange {
+	var out []blockRange
+	j := 0
+	for _, r := range a {
+		start, end := r.Start, r.Start+r.Count
+		for j < len(b) && b[j].Start+b[j].Count <= start {
+			j++
+		}
+		for k := j; k < len(b) && b[k].Start < end; k++ {
+			if b[k].Start > start {
+				out = append(out, blockRange{start, b[k].Start - start})
+			}
+			start = max(start, b[k].Start+b[k].Count)
+		}
+		if start < end {
+			out = append(out, blockRange{start, end - start})
+		}
+	}
+	return out
 }
 
 // dataRanges lists f's data extents, or all of f when its filesystem

@@ -18,6 +18,7 @@ const (
 	ext4Magic            = 0xef53
 
 	ext4IncompatFlexBG   = 0x200
+	ext4IncompatMetaBG   = 0x10
 	ext4Incompat64Bit    = 0x80
 	ext4IncompatCsumSeed = 0x2000
 	ext4RoCompatCsum     = 0x400
@@ -232,6 +233,10 @@ type inodeGroup struct {
 // inodeGroups reads the group descriptors of the ext4 at offset and the
 // inode bitmap of every group with inodes in use.
 func inodeGroups(r io.ReaderAt, offset int64, sb *ext4Superblock) ([]inodeGroup, error) {
+	if sb.Incompat&ext4IncompatMetaBG != 0 {
+		// Its descriptors are spread over the disk, not in one table.
+		return nil, errors.New("the filesystem uses meta_bg, which strata does not read")
+	}
 	count := (sb.BlocksCount - uint64(sb.FirstDataBlock) + uint64(sb.BlocksPerGroup) - 1) / uint64(sb.BlocksPerGroup)
 	gdt := make([]byte, int64(count)*sb.DescSize)
 	gdtOff := offset + (int64(sb.FirstDataBlock)+1)*sb.BlockSize

@@ -73,7 +73,7 @@ func fileDataBlocks(r io.ReaderAt, offset int64) ([]blockRange, *ext4Superblock,
 				flags&inoFlagExtents == 0 || flags&inoFlagInline != 0 {
 				continue
 			}
-			if err := t.walk(raw[inoBlock:inoBlock+60], 0); err != nil {
+			if err := t.walk(raw[inoBlock:inoBlock+60], 0, -1); err != nil {
 				return nil, nil, fmt.Errorf("inode %d: %w", ino, err)
 			}
 		}
@@ -90,14 +90,15 @@ type extentWalker struct {
 }
 
 // walk reads one node of an extent tree: the root in the inode (level 0)
-// or a block further down.
-func (t *extentWalker) walk(node []byte, level int) error {
+// or a block further down, whose depth must be one less than its parent's
+// (want; -1 for the root).
+func (t *extentWalker) walk(node []byte, level, want int) error {
 	le := binary.LittleEndian
 	if len(node) < extentEntrySize || le.Uint16(node) != extentMagic {
 		return fmt.Errorf("extent tree node at level %d has no extent header", level)
 	}
 	entries, depth := int(le.Uint16(node[2:])), int(le.Uint16(node[6:]))
-	if depth > extentMaxDepth-level || extentEntrySize*(1+entries) > len(node) {
+	if depth > extentMaxDepth-level || want >= 0 && depth != want || extentEntrySize*(1+entries) > len(node) {
 		return fmt.Errorf("implausible extent tree node at level %d (depth %d, %d entries)", level, depth, entries)
 	}
 	for e := range entries {
@@ -122,7 +123,7 @@ func (t *extentWalker) walk(node []byte, level int) error {
 		if _, err := t.r.ReadAt(block, t.offset+int64(child)*t.sb.BlockSize); err != nil {
 			return fmt.Errorf("reading extent tree block %d: %w", child, err)
 		}
-		if err := t.walk(block, level+1); err != nil {
+		if err := t.walk(block, level+1, depth-1); err != nil {
 			return err
 		}
 	}

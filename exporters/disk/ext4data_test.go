@@ -1,6 +1,7 @@
 package disk
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"os"
@@ -103,5 +104,48 @@ func TestFileDataBlocksUnknownMetadata(t *testing.T) {
 	defer f.Close()
 	if got, _, err := fileDataBlocks(f, 0); err != nil || len(got) != 1 || got[0].Count != 16 {
 		t.Errorf("without those features: got %v, %v; want one run of the file's 16 blocks", got, err)
+	}
+}
+
+// TestChangedBlocks: a copied metadata block that became zeros counts as
+// changed even where the edited image keeps it as a hole, a file block the
+// edit left alone does not, and applying the changes writes the zeros.
+func TestChangedBlocks(t *testing.T) {
+	const bs = 4096
+	block := func(f *os.File, i int64, fill byte) {
+		_, err := f.WriteAt(bytes.Repeat([]byte{fill}, bs), i*bs)
+		must(t, err)
+	}
+	dir := t.TempDir()
+	src, err := os.Create(filepath.Join(dir, "base"))
+	must(t, err)
+	defer src.Close()
+	must(t, src.Truncate(8*bs))
+	block(src, 1, 0xa1) // metadata the edit clears
+	block(src, 2, 0xf2) // a file's contents, left alone
+	block(src, 3, 0xa3) // metadata the edit keeps
+	img, err := os.Create(filepath.Join(dir, "edited"))
+	must(t, err)
+	defer img.Close()
+	must(t, img.Truncate(8*bs))
+	block(img, 3, 0xa3)
+	block(img, 5, 0x55) // newly written
+	files := []blockRange{{2, 1}}
+
+	sb := &ext4Superblock{BlockSize: bs, BlocksCount: 8}
+	got, err := changedBlocks(img, src, 0, sb, files)
+	must(t, err)
+	if want := []blockRange{{1, 1}, {5, 1}}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("changed blocks %v, want %v", got, want)
+	}
+	e := &rootEdit{blockSize: bs, changes: got}
+	must(t, e.apply(src, img))
+	disk := make([]byte, 8*bs)
+	_, err = src.ReadAt(disk, 0)
+	must(t, err)
+	for i, want := range []byte{0, 0, 0xf2, 0xa3, 0, 0x55, 0, 0} {
+		if !bytes.Equal(disk[i*bs:(i+1)*bs], bytes.Repeat([]byte{want}, bs)) {
+			t.Errorf("block %d after apply is not all %#x", i, want)
+		}
 	}
 }

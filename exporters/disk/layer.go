@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -99,6 +100,11 @@ func AddLayerDelta(ctx context.Context, base, tree, dir string, o LayerOptions) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
+	// An earlier delta's manifest must never describe this run's image:
+	// it goes first, and the new one is written last.
+	if err := os.Remove(filepath.Join(dir, deltaManifest)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	img, err := newPendingImage(filepath.Join(dir, deltaImage))
 	if err != nil {
 		return nil, err
@@ -108,11 +114,11 @@ func AddLayerDelta(ctx context.Context, base, tree, dir string, o LayerOptions) 
 	if err != nil {
 		return nil, err
 	}
-	if err := writeDeltaManifest(dir, base, edit); err != nil {
+	if err := img.commit(); err != nil {
 		return nil, err
 	}
-	if err := img.commit(); err != nil {
-		os.Remove(filepath.Join(dir, deltaManifest))
+	if err := writeDeltaManifest(dir, base, edit); err != nil {
+		os.Remove(filepath.Join(dir, deltaImage))
 		return nil, err
 	}
 	return edit.result(), nil
@@ -187,7 +193,7 @@ func editRoot(ctx context.Context, base, tree string, img *os.File, o LayerOptio
 	if err := normalizeExt4(img, 0, o.Epoch, entries[0].Info.Mode()); err != nil {
 		return nil, fmt.Errorf("normalising root filesystem: %w", err)
 	}
-	changes, err := changedBlocks(img, src, root.Start, sb.BlockSize, files)
+	changes, err := changedBlocks(img, src, root.Start, sb, files)
 	if err != nil {
 		return nil, fmt.Errorf("comparing with the base: %w", err)
 	}
@@ -203,11 +209,12 @@ func (e *rootEdit) result() *LayerResult {
 }
 
 // apply writes the changed blocks from the edited root filesystem into
-// disk, a copy of the base.
+// disk, a copy of the base. Every byte is written: a block that became all
+// zeros must overwrite the base's, so no hole-keeping copy will do.
 func (e *rootEdit) apply(disk, root *os.File) error {
 	for _, c := range e.changes {
 		off, n := int64(c.Start)*e.blockSize, int64(c.Count)*e.blockSize
-		if err := copyRange(disk, e.root.Start+off, root, off, n); err != nil {
+		if _, err := io.Copy(io.NewOffsetWriter(disk, e.root.Start+off), io.NewSectionReader(root, off, n)); err != nil {
 			return err
 		}
 	}
