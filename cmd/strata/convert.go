@@ -15,7 +15,6 @@ import (
 
 	"github.com/strata-dev/strata/exporters/disk"
 	"github.com/strata-dev/strata/exporters/formats"
-	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 	"github.com/strata-dev/strata/exporters/providers"
 	"github.com/strata-dev/strata/frontend"
 	"github.com/strata-dev/strata/spec"
@@ -123,10 +122,7 @@ func runConvert(cmd *cobra.Command, o convertOptions, src string) error {
 			return fmt.Errorf("--delta: %w", err)
 		}
 		defer d.Close()
-		fo.Layer = &formats.Layer{Image: d.Image, Shift: d.Shift}
-		for _, c := range d.Changes {
-			fo.Layer.Changes = append(fo.Layer.Changes, rawdisk.Extent{Off: c.Off, Len: c.Len})
-		}
+		fo.Layer = &formats.Layer{Image: d.Image, Shift: d.Shift, Changes: d.Changes}
 	}
 	start := time.Now()
 	if o.provider != "" {

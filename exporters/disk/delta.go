@@ -5,13 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 
-	"golang.org/x/sys/unix"
+	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 )
 
 // A delta is a layered disk written without its base (AddLayerDelta): a
@@ -47,12 +47,7 @@ type Delta struct {
 	Image *os.File
 	Shift int64
 	// Changes are the changed byte ranges of the disk, in order.
-	Changes []ByteRange
-}
-
-// ByteRange is a run of bytes of a disk.
-type ByteRange struct {
-	Off, Len int64
+	Changes []rawdisk.Extent
 }
 
 // OpenDelta opens the delta in dir for the base disk it was made from, and
@@ -66,21 +61,21 @@ func OpenDelta(dir, base string) (*Delta, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, deltaManifest), err)
 	}
+	if m.BlockSize <= 0 {
+		return nil, fmt.Errorf("%s: no block size", filepath.Join(dir, deltaManifest))
+	}
+	changes := make([]blockRange, len(m.Changes))
+	for i, c := range m.Changes {
+		changes[i] = blockRange{c[0], c[1]}
+	}
 	src, err := os.Open(base)
 	if err != nil {
 		return nil, err
 	}
 	defer src.Close()
-	changes := make([]blockRange, len(m.Changes))
-	for i, c := range m.Changes {
-		changes[i] = blockRange{c[0], c[1]}
-	}
 	st, err := src.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if m.BlockSize <= 0 {
-		return nil, fmt.Errorf("%s: no block size", filepath.Join(dir, deltaManifest))
 	}
 	sum, err := baseDigest(src, m.Base.RootOffset, m.BlockSize, changes)
 	if err != nil {
@@ -95,7 +90,7 @@ func OpenDelta(dir, base string) (*Delta, error) {
 	}
 	d := &Delta{Image: img, Shift: m.Base.RootOffset}
 	for _, c := range changes {
-		d.Changes = append(d.Changes, ByteRange{m.Base.RootOffset + int64(c.Start)*m.BlockSize, int64(c.Count) * m.BlockSize})
+		d.Changes = append(d.Changes, rawdisk.Extent{Off: m.Base.RootOffset + int64(c.Start)*m.BlockSize, Len: int64(c.Count) * m.BlockSize})
 	}
 	return d, nil
 }
@@ -162,20 +157,15 @@ func baseDigest(src io.ReaderAt, offset, bs int64, changes []blockRange) (string
 // lacks the base's file contents (files): where it holds zeros in such a
 // block, nothing wrote there and the base's block stands. Everywhere else
 // img's block is the filesystem's. The blocks compared are those img may
-// hold: its data extents, and everything copyMetadata copied, since a
-// copied block that became all zeros may read as a hole.
-func changedBlocks(img, src *os.File, offset int64, sb *ext4Superblock, files []blockRange) ([]blockRange, error) {
+// hold: its data extents, and every block copied from the base (copied),
+// since one that became all zeros may read as a hole.
+func changedBlocks(img, src *os.File, offset int64, sb *ext4Superblock, files, copied []blockRange) ([]blockRange, error) {
 	bs := sb.BlockSize
-	written, err := dataRanges(img)
+	written, err := rawdisk.DataExtents(img, int64(sb.BlocksCount)*bs)
 	if err != nil {
 		return nil, err
 	}
-	based, err := dataRanges(src)
-	if err != nil {
-		return nil, err
-	}
-	copied := subtractRanges(blocksOf(based, offset, bs, sb.BlocksCount), files)
-	candidates := mergeRanges(append(blocksOf(written, 0, bs, sb.BlocksCount), copied...))
+	candidates := mergeRanges(slices.Concat(blocksOf(written, 0, bs, sb.BlocksCount), copied))
 
 	var out []blockRange
 	const chunk = 256
@@ -213,7 +203,7 @@ func changedBlocks(img, src *os.File, offset int64, sb *ext4Superblock, files []
 
 // blocksOf turns byte extents of a file, where the filesystem starts at
 // byte shift, into the filesystem blocks they touch (of the first limit).
-func blocksOf(extents []ByteRange, shift, bs int64, limit uint64) []blockRange {
+func blocksOf(extents []rawdisk.Extent, shift, bs int64, limit uint64) []blockRange {
 	var out []blockRange
 	for _, e := range extents {
 		start := max(e.Off-shift, 0) / bs
@@ -246,36 +236,6 @@ func subtractRanges(a, b []blockRange) []blockRange {
 		}
 	}
 	return out
-}
-
-// dataRanges lists f's data extents, or all of f when its filesystem
-// cannot tell.
-func dataRanges(f *os.File) ([]ByteRange, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	size := st.Size()
-	var out []ByteRange
-	for off := int64(0); off < size; {
-		data, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
-		if errors.Is(err, unix.ENXIO) {
-			break
-		}
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
-			return []ByteRange{{0, size}}, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("seeking data: %w", err)
-		}
-		hole, err := unix.Seek(int(f.Fd()), data, unix.SEEK_HOLE)
-		if err != nil {
-			return nil, fmt.Errorf("seeking hole: %w", err)
-		}
-		out = append(out, ByteRange{data, min(hole, size) - data})
-		off = hole
-	}
-	return out, nil
 }
 
 func allZero(b []byte) bool {

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 )
 
 // LayerOptions configure AddLayer.
@@ -171,12 +173,12 @@ func editRoot(ctx context.Context, base, tree string, img *os.File, o LayerOptio
 		existing, err = listDirs(ctx, deviceAt(base, root), entries)
 		listed <- err
 	}()
-	copied := copyMetadata(img, src, root.Start, sb, files)
+	copied, copyErr := copyMetadata(img, src, root.Start, sb, files)
 	if err := <-listed; err != nil {
 		return nil, err
 	}
-	if copied != nil {
-		return nil, fmt.Errorf("copying the root filesystem's metadata: %w", copied)
+	if copyErr != nil {
+		return nil, fmt.Errorf("copying the root filesystem's metadata: %w", copyErr)
 	}
 	work, err := os.MkdirTemp(filepath.Dir(img.Name()), ".xattrs-*")
 	if err != nil {
@@ -193,7 +195,7 @@ func editRoot(ctx context.Context, base, tree string, img *os.File, o LayerOptio
 	if err := normalizeExt4(img, 0, o.Epoch, entries[0].Info.Mode()); err != nil {
 		return nil, fmt.Errorf("normalising root filesystem: %w", err)
 	}
-	changes, err := changedBlocks(img, src, root.Start, sb, files)
+	changes, err := changedBlocks(img, src, root.Start, sb, files, copied)
 	if err != nil {
 		return nil, fmt.Errorf("comparing with the base: %w", err)
 	}
@@ -248,22 +250,25 @@ func rootPartition(disk string) (PartitionReport, error) {
 }
 
 // copyMetadata copies the ext4 at offset in src into img, which it sizes to
-// the filesystem, except the blocks of files (see fileDataBlocks). Holes
-// stay holes.
-func copyMetadata(img, src *os.File, offset int64, sb *ext4Superblock, files []blockRange) error {
+// the filesystem, except the blocks of files (see fileDataBlocks) and the
+// base's holes. It returns the blocks it copied.
+func copyMetadata(img, src *os.File, offset int64, sb *ext4Superblock, files []blockRange) ([]blockRange, error) {
 	size := int64(sb.BlocksCount) * sb.BlockSize
 	if err := img.Truncate(size); err != nil {
-		return err
+		return nil, err
 	}
-	var next int64 // the first byte not yet copied or skipped
-	for _, r := range append(files, blockRange{Start: sb.BlocksCount}) {
-		start := int64(r.Start) * sb.BlockSize
-		if err := copySparse(img, next, src, offset+next, start-next); err != nil {
-			return err
+	data, err := rawdisk.DataExtents(src, offset+size)
+	if err != nil {
+		return nil, err
+	}
+	copied := subtractRanges(blocksOf(data, offset, sb.BlockSize, sb.BlocksCount), files)
+	for _, c := range copied {
+		off, n := int64(c.Start)*sb.BlockSize, int64(c.Count)*sb.BlockSize
+		if err := copyRange(img, off, src, offset+off, n); err != nil {
+			return nil, err
 		}
-		next = start + int64(r.Count)*sb.BlockSize
 	}
-	return nil
+	return copied, nil
 }
 
 // copyDisk copies the disk at path into the empty file img, holes kept.

@@ -103,7 +103,6 @@ func (e Extent) End() int64 { return e.Off + e.Len }
 // dataExtents lists the ranges that may hold data: the file's data extents
 // when the filesystem reports them, the whole disk otherwise.
 func (d *Disk) dataExtents() ([]Extent, error) {
-	whole := []Extent{{0, d.size}}
 	if d.size == 0 {
 		return nil, nil
 	}
@@ -111,29 +110,36 @@ func (d *Disk) dataExtents() ([]Extent, error) {
 		return d.layers.dataExtents()
 	}
 	if d.file == nil {
-		return whole, nil
+		return []Extent{{0, d.size}}, nil
 	}
-	fd := int(d.file.Fd())
+	return DataExtents(d.file, d.size)
+}
+
+// DataExtents lists the data extents of the first size bytes of f, in
+// order, as SEEK_DATA/SEEK_HOLE report them; all of them when the
+// filesystem cannot tell.
+func DataExtents(f *os.File, size int64) ([]Extent, error) {
+	fd := int(f.Fd())
 	var out []Extent
-	for off := int64(0); off < d.size; {
+	for off := int64(0); off < size; {
 		data, err := unix.Seek(fd, off, unix.SEEK_DATA)
 		if errors.Is(err, unix.ENXIO) {
 			break // only a hole remains
 		}
 		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EOPNOTSUPP) {
-			return whole, nil // the filesystem cannot tell; read it all
+			return []Extent{{0, size}}, nil // the filesystem cannot tell; read it all
 		}
 		if err != nil {
 			return nil, fmt.Errorf("seeking data: %w", err)
 		}
-		if data >= d.size {
+		if data >= size {
 			break
 		}
 		hole, err := unix.Seek(fd, data, unix.SEEK_HOLE)
 		if err != nil {
 			return nil, fmt.Errorf("seeking hole: %w", err)
 		}
-		hole = min(hole, d.size)
+		hole = min(hole, size)
 		out = append(out, Extent{data, hole - data})
 		off = hole
 	}
