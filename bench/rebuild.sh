@@ -69,6 +69,18 @@ previous=$(field previousKubernetes)
 current=$(field kubernetes)
 [[ -n $previous ]] || { echo "the release fixture serves no previous Kubernetes release" >&2; exit 1; }
 
+# settle writes back what earlier steps left dirty, so that each timed build
+# starts on a quiet disk and pays only for its own writes: right after a
+# cold build, gigabytes of its pages are still on their way to disk, and on
+# a slow disk they would slow the rebuild down by seconds (docs/benchmarks.md).
+settle() {
+	local s dirty
+	dirty=$(awk '$1 == "Dirty:" { print int($2 / 1024) }' /proc/meminfo)
+	s=$(date +%s.%N)
+	sync
+	printf 'settle: %d MiB dirty written back in %.1fs\n' "$dirty" "$(echo "$(date +%s.%N) - $s" | bc)" >&2
+}
+
 timed() { local s; s=$(date +%s.%N); "$@" || return 1; echo "$(date +%s.%N) - $s" | bc; }
 
 # build NAME TARGET VERSION: one build, its progress kept when asked for.
@@ -92,10 +104,12 @@ for target in ${BENCH_TARGETS:-rootfs disk qemu}; do
 	stop_buildkitd
 	state=$(mktemp -d /var/tmp/strata-bench-bk.XXXXXX)
 	eval "$(STRATA_BUILDKIT_STATE=$state e2e/buildkitd.sh start)"
+	settle
 	cold=$(timed build "$target-cold" "$target" "$previous")
 	# Only kubernetes.version changes: the OS layer must come from cache.
 	# The rebuild's writes (pages dirtied, the client's output included)
 	# are printed too: on a slow disk they set its time as much as the CPU.
+	settle
 	dirtied=$(awk '$1 == "nr_dirtied" { print $2 }' /proc/vmstat)
 	rebuild=$(timed build "$target-rebuild" "$target" "$current")
 	dirtied=$(( ($(awk '$1 == "nr_dirtied" { print $2 }' /proc/vmstat) - dirtied) * $(getconf PAGESIZE) >> 20 ))

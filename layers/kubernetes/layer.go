@@ -148,8 +148,8 @@ func splitByHierarchy(files []spec.File) (payload, rest []spec.File) {
 
 // IsPayloadPath reports whether p lies in a hierarchy systemd-sysext merges.
 func IsPayloadPath(p string) bool {
-	for _, h := range []string{"/usr/", "/opt/"} {
-		if strings.HasPrefix(p, h) {
+	for _, h := range []string{"/usr", "/opt"} {
+		if p == h || strings.HasPrefix(p, h+"/") {
 			return true
 		}
 	}
@@ -228,14 +228,19 @@ func rootOwned() *llb.ChownOpt {
 	return &llb.ChownOpt{User: &llb.UserOpt{UID: 0}, Group: &llb.UserOpt{UID: 0}}
 }
 
-// addUnits puts the units on top of the binaries they start.
+// addUnits merges the units with the binaries they start. The units are
+// written apart from the binaries, not on top of them: they do not change
+// with the versions, so a version bump finds them cached and goes straight
+// from the downloads to the disk.
 func addUnits(in Input, install llb.State, units []spec.File, what string) llb.State {
 	var b files.Batch
 	for _, f := range sortedByPath(units) {
 		b.File(f)
 	}
-	return b.Apply(install, append(located(in, "kubernetes"),
+	written := b.Apply(files.PayloadRoot(), append(located(in, "kubernetes"),
 		llb.WithCustomName("[kubernetes 2/3] add units for "+what))...)
+	return llb.Merge([]llb.State{install, written}, append(located(in, "kubernetes"),
+		llb.WithCustomName("[kubernetes 2/3] merge "+what+" and its units"))...)
 }
 
 // configure writes the configuration and enables the units with the

@@ -81,3 +81,9 @@ func Mode(s string) os.FileMode {
 func Root() llb.State {
 	return llb.Scratch().File(llb.Mkdir("/etc", 0o755), llb.WithCustomName("[root] empty tree"))
 }
+
+// PayloadRoot is Root for what a system extension carries, which may hold
+// nothing outside /usr and /opt.
+func PayloadRoot() llb.State {
+	return llb.Scratch().File(llb.Mkdir("/usr", 0o755), llb.WithCustomName("[root] empty /usr"))
+}

@@ -175,6 +175,7 @@ func (w *writer) writeCompressed(ctx context.Context, src *rawdisk.Disk, scan ra
 		j.out, j.ends, err = ix.AppendBatch(j.out, j.ends, j.b, storedForm(e))
 		return err
 	}, w.placeCompressed)
+	scan.Known = ix.Known()
 	err = src.Scan(ctx, scan, func(b *rawdisk.Batch) error {
 		return p.Submit(&compressJob{b: b})
 	})
@@ -201,9 +202,14 @@ func (w *writer) placeCompressed(j *compressJob) error {
 		}
 		idx := j.b.Index(i)
 		if len(data) >= clusterSize {
+			// Stored whole: data is the cluster itself, copied from the
+			// reuse image if the cluster was not read.
+			if len(data) != clusterSize {
+				return fmt.Errorf("cluster %d is stored in %d bytes, more than a cluster", idx, len(data))
+			}
 			host := w.alloc(1)
 			w.setL2(idx, uint64(host)<<clusterBits|flagCopied)
-			if _, err := w.dst.WriteAt(j.b.Block(i), host<<clusterBits); err != nil {
+			if _, err := w.dst.WriteAt(data, host<<clusterBits); err != nil {
 				return err
 			}
 			continue

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -157,14 +158,21 @@ type Batch struct {
 	BlockSize int
 	// used[i] says block i holds at least one non-zero byte.
 	used []bool
-	pool *sync.Pool
+	// unread[i] says block i was not read (ScanOptions.Known).
+	unread []bool
+	pool   *sync.Pool
 }
 
 // Blocks is the number of blocks in the batch.
 func (b *Batch) Blocks() int { return len(b.used) }
 
-// Block returns block i's bytes.
+// Block returns block i's bytes. A block that was not read (see Read)
+// holds garbage.
 func (b *Batch) Block(i int) []byte { return b.Data[i*b.BlockSize : (i+1)*b.BlockSize] }
+
+// Read says whether block i's bytes were read: false only for blocks that
+// ScanOptions.Known vouched for.
+func (b *Batch) Read(i int) bool { return !b.unread[i] }
 
 // Used says whether block i holds any non-zero byte.
 func (b *Batch) Used(i int) bool { return b.used[i] }
@@ -188,6 +196,12 @@ type ScanOptions struct {
 	// BatchBlocks is how many blocks a batch holds at most (default: 1 MiB
 	// worth, at least one block).
 	BatchBlocks int
+	// Known, when set, may vouch for the block at disk offset off without
+	// its being read: ok means the caller already knows whether it holds
+	// data (used) and needs none of its bytes. Such blocks are not read
+	// (Batch.Read), which saves copying a base disk's unchanged blocks only
+	// to find them unchanged.
+	Known func(off int64) (used, ok bool)
 }
 
 // Scan calls fn with every batch of blocks that holds data, in disk order.
@@ -208,7 +222,7 @@ func (d *Disk) Scan(ctx context.Context, o ScanOptions, fn func(*Batch) error) e
 		return err
 	}
 	pool := &sync.Pool{New: func() any {
-		return &Batch{Data: make([]byte, perBatch*bs), BlockSize: bs, used: make([]bool, perBatch)}
+		return &Batch{Data: make([]byte, perBatch*bs), BlockSize: bs, used: make([]bool, perBatch), unread: make([]bool, perBatch)}
 	}}
 	zero := make([]byte, bs)
 	for _, e := range alignExtents(extents, int64(bs)) {
@@ -219,23 +233,47 @@ func (d *Disk) Scan(ctx context.Context, o ScanOptions, fn func(*Batch) error) e
 			n := int(min(int64(perBatch), (e.End()-off)/int64(bs)))
 			b := pool.Get().(*Batch)
 			b.Off, b.pool = off, pool
-			b.Data, b.used = b.Data[:n*bs], b.used[:n]
-			if _, err := d.ReadAt(b.Data, off); err != nil {
+			b.Data, b.used, b.unread = b.Data[:n*bs], b.used[:n], b.unread[:n]
+			if err := d.fill(b, o.Known, zero); err != nil {
 				return err
 			}
-			hasData := false
-			for i := range n {
-				b.used[i] = !bytes.Equal(b.Block(i), zero)
-				hasData = hasData || b.used[i]
-			}
 			off += int64(n * bs)
-			if !hasData {
+			if !slices.Contains(b.used, true) {
 				b.Release()
 				continue
 			}
 			if err := fn(b); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// fill reads b's blocks, except those known vouches for, in runs, and
+// tells which hold data.
+func (d *Disk) fill(b *Batch, known func(off int64) (used, ok bool), zero []byte) error {
+	bs := b.BlockSize
+	for i := range b.used {
+		b.unread[i] = false
+		if known != nil {
+			b.used[i], b.unread[i] = known(b.Off + int64(i*bs))
+		}
+	}
+	for i := 0; i < len(b.used); {
+		if b.unread[i] {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(b.used) && !b.unread[j] {
+			j++
+		}
+		if _, err := d.ReadAt(b.Data[i*bs:j*bs], b.Off+int64(i*bs)); err != nil {
+			return err
+		}
+		for ; i < j; i++ {
+			b.used[i] = !bytes.Equal(b.Block(i), zero)
 		}
 	}
 	return nil

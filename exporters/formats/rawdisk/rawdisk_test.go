@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -145,4 +146,62 @@ func TestScanRejectsBadBlockSize(t *testing.T) {
 			t.Errorf("block size %d accepted", bs)
 		}
 	}
+}
+
+// TestScanSkipsKnownBlocks: blocks Known vouches for are not read, take
+// the used flag it gives, and say so (Batch.Read); the others are read and
+// looked at as usual.
+func TestScanSkipsKnownBlocks(t *testing.T) {
+	path, _ := sparseDisk(t)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Blocks 5 and 6 hold data, 9 is zeros, 10 has data; vouch for 5 (as
+	// used) and 9-10 (as unused, which 10 is not: Known is believed).
+	known := map[int64]bool{5: true, 9: false, 10: false}
+	r := &refusingReader{r: bytes.NewReader(raw), refuse: []int64{5, 9, 10}}
+	d := New(r, int64(len(raw)))
+	var used, unread []int64
+	err = d.Scan(context.Background(), ScanOptions{BlockSize: blk, BatchBlocks: 4, Known: func(off int64) (bool, bool) {
+		u, ok := known[off/blk]
+		return u, ok
+	}}, func(b *Batch) error {
+		defer b.Release()
+		for i := range b.Blocks() {
+			if b.Used(i) {
+				used = append(used, b.Index(i))
+			}
+			if !b.Read(i) {
+				unread = append(unread, b.Index(i))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{0, 5, 6, 40}; !slices.Equal(used, want) {
+		t.Errorf("used blocks %v, want %v", used, want)
+	}
+	// Blocks 9-10, vouched for as unused, make a batch with nothing in it,
+	// which is dropped.
+	if want := []int64{5}; !slices.Equal(unread, want) {
+		t.Errorf("unread blocks %v, want %v", unread, want)
+	}
+}
+
+// refusingReader fails any read that touches one of the refused blocks.
+type refusingReader struct {
+	r      io.ReaderAt
+	refuse []int64
+}
+
+func (r *refusingReader) ReadAt(p []byte, off int64) (int, error) {
+	for _, b := range r.refuse {
+		if off < (b+1)*blk && b*blk < off+int64(len(p)) {
+			return 0, fmt.Errorf("block %d read", b)
+		}
+	}
+	return r.r.ReadAt(p, off)
 }

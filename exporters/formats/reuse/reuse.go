@@ -204,6 +204,27 @@ func (ix *Index) probe(chunks map[int64]Chunk, encode Encoder) error {
 	return nil
 }
 
+// Known is for rawdisk.ScanOptions.Known: it vouches for the blocks of a
+// layered source that are its base's, when the base is the reuse raw disk
+// and the image stores exactly that disk's used blocks (checked by
+// Prepare). Such a block holds data exactly where the image stores it, and
+// AppendBatch copies it without its bytes. It returns nil, vouching for
+// nothing, when that does not hold, or when the format checks stored bytes
+// against the raw ones (Format.Verify), which must then be read.
+func (ix *Index) Known() func(off int64) (used, ok bool) {
+	if ix.chunks == nil || ix.f.Verify != nil {
+		return nil
+	}
+	bs := int64(ix.f.BlockSize)
+	return func(off int64) (used, ok bool) {
+		if off%bs != 0 || !ix.src.Unchanged(ix.base.Raw, off, bs) {
+			return false, false
+		}
+		_, used = ix.chunks[off/bs]
+		return used, true
+	}
+}
+
 // AppendBatch appends to out what the writer stores for each used block of
 // b, in order: copied from the image where the base raw disk holds the same
 // bytes, made by encode otherwise, then padded (Format.Pad). ends[i] is
@@ -222,6 +243,9 @@ func (ix *Index) AppendBatch(out []byte, ends []int, b *rawdisk.Batch, encode En
 				if out, copied, err = ix.copyChunk(out, hits[i], b.Block(i)); err != nil {
 					return out, ends, err
 				}
+			}
+			if !copied && !b.Read(i) {
+				return out, ends, fmt.Errorf("block %d was not read, and the reuse image cannot supply it", b.Index(i))
 			}
 			if !copied {
 				out = encode(out, b.Index(i), b.Block(i))
