@@ -9,7 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
+
 	"path"
 	"path/filepath"
 	"regexp"
@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-dev/strata/exporters/disk/nosync"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 )
 
@@ -563,7 +564,7 @@ func runDebugfs(ctx context.Context, device, script string, epoch time.Time) err
 // debugfsOutput runs debugfs in mode (-w, -c) on device with the script on
 // stdin and returns what it printed.
 func debugfsOutput(ctx context.Context, device, script string, epoch time.Time, mode string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "debugfs", mode, "-f", "-", device)
+	cmd := nosync.Command(ctx, "debugfs", mode, "-f", "-", device)
 	cmd.Stdin = strings.NewReader(script)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	if !epoch.IsZero() {

@@ -5,12 +5,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/strata-dev/strata/exporters/disk/nosync"
 )
 
 // mke2fsConf pins the ext4 feature set instead of inheriting the host's
@@ -102,7 +103,7 @@ func makeExt4(ctx context.Context, tree string, p ext4Params) error {
 		p.Image,
 		strconv.FormatInt(p.Size/1024, 10) + "k",
 	}
-	cmd := exec.CommandContext(ctx, "mke2fs", args...)
+	cmd := nosync.Command(ctx, "mke2fs", args...)
 	cmd.Env = append(os.Environ(),
 		"MKE2FS_CONFIG="+conf,
 		// mke2fs stamps the superblock and the inodes it creates itself

@@ -122,23 +122,11 @@ type blockWriter struct {
 	rle      []uint16 // code length symbols, with their repeat counts <<5
 }
 
-// writeBlock encodes toks, which stand for the bytes raw, as one block.
-func (b *blockWriter) writeBlock(toks []uint32, raw []byte, final bool) {
-	clear(b.litFreq[:])
-	clear(b.distFreq[:])
-	extraBits := 0 // length and distance extra bits, the same in any coding
-	for _, t := range toks {
-		if t&matchFlag == 0 {
-			b.litFreq[t]++
-			continue
-		}
-		lc := lengthCode[(t>>lengthShft)&0x1ff]
-		b.litFreq[257+int(lc)]++
-		dist := int(t&0xffff) + 1
-		dc := distCode(dist)
-		b.distFreq[dc]++
-		extraBits += int(lengthExtra[lc]) + int(distExtra[dc])
-	}
+// writeBlock encodes toks, which stand for the bytes raw and whose
+// statistics are st, as one block.
+func (b *blockWriter) writeBlock(st *symStats, toks []uint32, raw []byte, final bool) {
+	b.litFreq, b.distFreq = st.lit, st.dist
+	extraBits := int(st.extra) // the same in any coding
 	b.litFreq[endOfBlock] = 1
 
 	// Dynamic codes. Every inflater accepts two distance codes; some

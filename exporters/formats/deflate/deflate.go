@@ -26,7 +26,7 @@ type Encoder struct {
 	bw    blockWriter
 	buf   []byte   // dictionary + input, contiguous for the matcher
 	toks  []uint32 // the LZ77 tokens of the current stream
-	sizes []int    // tokens per block
+	spans []span   // its blocks
 }
 
 // NewEncoder returns an encoder for a compression level from 1 (fastest)
@@ -78,14 +78,15 @@ func (e *Encoder) appendStream(dst, dict, src []byte, final bool) []byte {
 	toks := e.toks
 	if len(toks) == 0 && final {
 		// An empty stream is one empty final block.
-		e.bw.writeBlock(nil, nil, true)
+		e.bw.writeBlock(&symStats{}, nil, nil, true)
 	}
 	if len(toks) > 0 {
-		e.sizes = splitBlocks(toks, e.sizes)
-		for _, n := range e.sizes {
-			covered := tokenBytes(toks[:n])
-			e.bw.writeBlock(toks[:n], raw[:covered], final && n == len(toks))
-			toks, raw = toks[n:], raw[covered:]
+		e.spans = splitBlocks(toks, e.spans)
+		for i := range e.spans {
+			s := &e.spans[i]
+			covered := int(s.stats.bytes)
+			e.bw.writeBlock(&s.stats, toks[:s.tokens], raw[:covered], final && s.tokens == len(toks))
+			toks, raw = toks[s.tokens:], raw[covered:]
 		}
 	}
 	if !final {
@@ -93,19 +94,6 @@ func (e *Encoder) appendStream(dst, dict, src []byte, final bool) []byte {
 	}
 	e.bw.bw.align()
 	return e.bw.bw.out
-}
-
-// tokenBytes is how many input bytes toks stand for.
-func tokenBytes(toks []uint32) int {
-	n := 0
-	for _, t := range toks {
-		if t&matchFlag == 0 {
-			n++
-		} else {
-			n += int(t>>lengthShft)&0x1ff + minMatch
-		}
-	}
-	return n
 }
 
 // levelHint is zlib's FLEVEL header field: 0 fastest ... 3 maximum.

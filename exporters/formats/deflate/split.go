@@ -16,21 +16,30 @@ const (
 	headerBitsPerSym = 4
 )
 
-// symStats are a chunk's or block's symbol counts.
+// symStats are a chunk's or block's symbol counts, and what else the
+// block writer needs to know of its tokens.
 type symStats struct {
-	lit  [numLitSyms]uint32
-	dist [numDistSyms]uint32
-	n    uint32 // total symbols
+	lit   [numLitSyms]uint32
+	dist  [numDistSyms]uint32
+	n     uint32 // total symbols
+	extra uint32 // length and distance extra bits
+	bytes uint32 // input bytes the tokens stand for
 }
 
 func (s *symStats) add(toks []uint32) {
 	for _, t := range toks {
 		if t&matchFlag == 0 {
 			s.lit[t]++
-		} else {
-			s.lit[257+int(lengthCode[(t>>lengthShft)&0x1ff])]++
-			s.dist[distCode(int(t&0xffff)+1)]++
+			s.bytes++
+			continue
 		}
+		l := (t >> lengthShft) & 0x1ff
+		lc := lengthCode[l]
+		dc := distCode(int(t&0xffff) + 1)
+		s.lit[257+int(lc)]++
+		s.dist[dc]++
+		s.extra += uint32(lengthExtra[lc]) + uint32(distExtra[dc])
+		s.bytes += l + minMatch
 	}
 	s.n += uint32(len(toks))
 }
@@ -43,6 +52,8 @@ func (s *symStats) merge(o *symStats) {
 		s.dist[i] += o.dist[i]
 	}
 	s.n += o.n
+	s.extra += o.extra
+	s.bytes += o.bytes
 }
 
 // estimate is the block's size in 1/256 bits by Shannon entropy, plus
@@ -105,11 +116,19 @@ var log2Frac = func() (t [256]uint8) {
 	return t
 }()
 
-// splitBlocks returns the token counts of consecutive blocks for toks.
-func splitBlocks(toks []uint32, sizes []int) []int {
-	sizes = sizes[:0]
+// span is one block the splitter chose: its token count and statistics.
+type span struct {
+	tokens int
+	stats  symStats
+}
+
+// splitBlocks returns consecutive blocks for toks, reusing spans.
+func splitBlocks(toks []uint32, spans []span) []span {
+	spans = spans[:0]
 	if len(toks) <= chunkTokens {
-		return append(sizes, len(toks))
+		spans = append(spans, span{tokens: len(toks)})
+		spans[0].stats.add(toks)
+		return spans
 	}
 	var block, chunk, both symStats
 	blockLen := 0
@@ -128,8 +147,8 @@ func splitBlocks(toks []uint32, sizes []int) []int {
 			block, blockLen = both, blockLen+end-start
 			continue
 		}
-		sizes = append(sizes, blockLen)
+		spans = append(spans, span{tokens: blockLen, stats: block})
 		block, blockLen = chunk, end-start
 	}
-	return append(sizes, blockLen)
+	return append(spans, span{tokens: blockLen, stats: block})
 }
