@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-
 	"path"
 	"path/filepath"
 	"regexp"

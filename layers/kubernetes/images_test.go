@@ -1,6 +1,7 @@
 package kubernetes
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,4 +352,31 @@ esac
 	}
 	slices.Sort(list)
 	return out, list, err
+}
+
+// TestVersionBumpWithImagesKeepsTheRuntime: the import script names the
+// release's images, so it belongs with the release's part of the layer; in
+// the runtime part it would make every version bump assemble the OS disk
+// again.
+func TestVersionBumpWithImagesKeepsTheRuntime(t *testing.T) {
+	runtime := func(version string) digest.Digest {
+		k := withImages(spec.Image{Name: "kube-proxy"}, spec.Image{Name: "pause", URL: "https://images.example/pause.tar"})
+		k.Version = version
+		digests := map[string]digest.Digest{}
+		for _, a := range Artifacts(k) {
+			digests[a.Name] = digest.FromString(a.Name + " " + a.Version)
+		}
+		layer, err := Build(Input{Kubernetes: k, Digests: digests, KubeletEnvFile: "/etc/default/kubelet"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		def, err := layer.Runtime.Marshal(context.Background(), llb.LinuxAmd64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return digest.FromBytes(def.Def[len(def.Def)-1])
+	}
+	if runtime("v1.31.2") != runtime("v1.31.3") {
+		t.Error("with images, a kubernetes.version bump changed the container runtime part of the layer")
+	}
 }

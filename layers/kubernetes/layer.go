@@ -55,7 +55,7 @@ type Layer struct {
 	// rest added on top (see layers/node).
 	Runtime llb.State
 	// Kubernetes is the rest of the payload: kubelet, kubeadm, kubectl,
-	// the image tarballs and the kubelet's units.
+	// the image tarballs, their import and the kubelet's units.
 	Kubernetes llb.State
 	// Config is everything under /etc and /var, which a sysext cannot
 	// carry: containerd's and the kubelet's configuration, node settings
@@ -75,7 +75,7 @@ func (l Layer) Tree() llb.State {
 }
 
 // Build returns the Kubernetes layer: downloads verified by BuildKit against
-// their digests and the units on top of them, and the configuration beside.
+// their digests merged with the units, and the configuration beside.
 func Build(in Input) (Layer, error) {
 	k := in.Kubernetes
 	arts := Artifacts(k)
@@ -121,10 +121,12 @@ func installAll(in Input, arts []Artifact, what string) llb.State {
 	return installArtifacts(in, arts, what)
 }
 
-// splitKubeletFiles tells the kubelet's units from the runtime's.
+// splitKubeletFiles tells the runtime's units from the kubelet's and the
+// image import's, whose script names the release's images: those belong
+// with the release, or a version bump would change the runtime part.
 func splitKubeletFiles(files []spec.File) (runtime, kubelet []spec.File) {
 	for _, f := range files {
-		if strings.Contains(f.Path, "/kubelet") {
+		if strings.Contains(f.Path, "/kubelet") || f.Path == importScript || f.Path == "/usr/lib/systemd/system/"+ImportUnit {
 			kubelet = append(kubelet, f)
 		} else {
 			runtime = append(runtime, f)
@@ -229,9 +231,9 @@ func rootOwned() *llb.ChownOpt {
 }
 
 // addUnits merges the units with the binaries they start. The units are
-// written apart from the binaries, not on top of them: they do not change
-// with the versions, so a version bump finds them cached and goes straight
-// from the downloads to the disk.
+// written apart from the binaries, not on top of them, so that a version
+// bump that leaves them alone (without images, the kubelet's never change)
+// finds them cached and goes straight from the downloads to the disk.
 func addUnits(in Input, install llb.State, units []spec.File, what string) llb.State {
 	var b files.Batch
 	for _, f := range sortedByPath(units) {

@@ -20,7 +20,7 @@ func TestSyncsSucceed(t *testing.T) {
 		t.Skip("no filter for this architecture")
 	}
 	if out, err := exec.Command("sync", "/dev/null").CombinedOutput(); err == nil {
-		t.Fatalf("plain sync /dev/null succeeded (%s): the test cannot tell", out)
+		t.Skipf("plain sync /dev/null succeeds here (%s): the test cannot tell", out)
 	}
 	out, err := Command(t.Context(), "sync", "/dev/null").CombinedOutput()
 	if err != nil {

@@ -172,6 +172,11 @@ func (x *indexer) settle(next int64, last bool) error {
 	if off+n > x.img.fileSize {
 		return fmt.Errorf("guest cluster %d: compressed data lies beyond the end of the file", x.pending)
 	}
+	// The writer stores a cluster whole when deflate cannot make it
+	// smaller, and tells a whole one from a compressed one by length alone.
+	if n >= clusterSize {
+		return fmt.Errorf("guest cluster %d: compressed into %d bytes, no smaller than the cluster: not written by strata", x.pending, n)
+	}
 	x.chunks[x.pending] = reuse.Chunk{Off: off, Len: int(n)}
 	x.pending = -1
 	return nil

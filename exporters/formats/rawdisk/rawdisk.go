@@ -153,7 +153,8 @@ type Batch struct {
 	// Off is the disk offset of the first block, a multiple of the block
 	// size.
 	Off int64
-	// Data holds whole blocks; bytes past the disk's end are zeros.
+	// Data holds whole blocks; bytes past the disk's end are zeros. Blocks
+	// that were not read (see Read) hold garbage.
 	Data      []byte
 	BlockSize int
 	// used[i] says block i holds at least one non-zero byte.
