@@ -70,9 +70,9 @@ current=$(field kubernetes)
 [[ -n $previous ]] || { echo "the release fixture serves no previous Kubernetes release" >&2; exit 1; }
 
 # settle writes back what earlier steps left dirty, so that each timed build
-# starts on a quiet disk and pays only for its own writes: right after a
-# cold build, gigabytes of its pages are still on their way to disk, and on
-# a slow disk they would slow the rebuild down by seconds (docs/benchmarks.md).
+# pays only for its own writes: right after a cold build, gigabytes of its
+# pages are still on their way to disk, and the rebuild would otherwise share
+# the machine with their writeback.
 settle() {
 	local s dirty
 	dirty=$(awk '$1 == "Dirty:" { print int($2 / 1024) }' /proc/meminfo)

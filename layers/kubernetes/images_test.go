@@ -361,16 +361,7 @@ esac
 func TestVersionBumpWithImagesKeepsTheRuntime(t *testing.T) {
 	runtime := func(version string) digest.Digest {
 		k := withImages(spec.Image{Name: "kube-proxy"}, spec.Image{Name: "pause", URL: "https://images.example/pause.tar"})
-		k.Version = version
-		digests := map[string]digest.Digest{}
-		for _, a := range Artifacts(k) {
-			digests[a.Name] = digest.FromString(a.Name + " " + a.Version)
-		}
-		layer, err := Build(Input{Kubernetes: k, Digests: digests, KubeletEnvFile: "/etc/default/kubelet"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		def, err := layer.Runtime.Marshal(context.Background(), llb.LinuxAmd64)
+		def, err := buildAt(t, k, version).Runtime.Marshal(context.Background(), llb.LinuxAmd64)
 		if err != nil {
 			t.Fatal(err)
 		}

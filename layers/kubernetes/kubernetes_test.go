@@ -266,6 +266,22 @@ func TestPayloadHoldsOnlyUsrAndOpt(t *testing.T) {
 	check("config", layer.Config, false)
 }
 
+// buildAt builds k's layer at version, with a fake digest per artifact that
+// changes with the artifact's version, as a fetched checksum would.
+func buildAt(t *testing.T, k *spec.Kubernetes, version string) Layer {
+	t.Helper()
+	k.Version = version
+	digests := map[string]digest.Digest{}
+	for _, a := range Artifacts(k) {
+		digests[a.Name] = digest.FromString(a.Name + " " + a.Version)
+	}
+	layer, err := Build(Input{Kubernetes: k, Digests: digests, KubeletEnvFile: "/etc/default/kubelet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layer
+}
+
 // TestVersionBumpReinstallsOnlyItsArtifacts: each download has an install
 // step of its own, so bumping kubernetes.version changes the steps that
 // install kubelet, kubeadm and kubectl and leaves the others' (the
@@ -274,16 +290,7 @@ func TestPayloadHoldsOnlyUsrAndOpt(t *testing.T) {
 func TestVersionBumpReinstallsOnlyItsArtifacts(t *testing.T) {
 	runtime := map[string]digest.Digest{}
 	installs := func(version string) map[string]digest.Digest {
-		k := testKubernetes()
-		k.Version = version
-		digests := map[string]digest.Digest{}
-		for _, a := range Artifacts(k) {
-			digests[a.Name] = digest.FromString(a.Name + " " + a.Version)
-		}
-		layer, err := Build(Input{Kubernetes: k, Digests: digests, KubeletEnvFile: "/etc/default/kubelet"})
-		if err != nil {
-			t.Fatal(err)
-		}
+		layer := buildAt(t, testKubernetes(), version)
 		def, err := layer.Payload().Marshal(context.Background(), llb.LinuxAmd64)
 		if err != nil {
 			t.Fatal(err)

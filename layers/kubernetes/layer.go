@@ -105,10 +105,10 @@ func Build(in Input) (Layer, error) {
 		return Layer{}, err
 	}
 	usr, etc := splitByHierarchy(cfg)
-	runtimeUnits, kubeUnits := splitKubeletFiles(usr)
+	runtimeUnits, releaseUnits := splitRuntimeFiles(usr)
 	return Layer{
 		Runtime:    addUnits(in, installAll(in, runtime, "container runtime"), runtimeUnits, "containerd"),
-		Kubernetes: addUnits(in, placeImages(in, images, installAll(in, kube, "kubernetes")), kubeUnits, "kubelet"),
+		Kubernetes: addUnits(in, placeImages(in, images, installAll(in, kube, "kubernetes")), releaseUnits, "kubelet"),
 		Config:     configure(in, etc),
 	}, nil
 }
@@ -121,18 +121,19 @@ func installAll(in Input, arts []Artifact, what string) llb.State {
 	return installArtifacts(in, arts, what)
 }
 
-// splitKubeletFiles tells the runtime's units from the kubelet's and the
-// image import's, whose script names the release's images: those belong
-// with the release, or a version bump would change the runtime part.
-func splitKubeletFiles(files []spec.File) (runtime, kubelet []spec.File) {
+// splitRuntimeFiles tells the container runtime's files from the release's:
+// the kubelet's and the image import's, whose script names the release's
+// images. Those belong with the release, or a version bump would change the
+// runtime part.
+func splitRuntimeFiles(files []spec.File) (runtime, release []spec.File) {
 	for _, f := range files {
 		if strings.Contains(f.Path, "/kubelet") || f.Path == importScript || f.Path == "/usr/lib/systemd/system/"+ImportUnit {
-			kubelet = append(kubelet, f)
+			release = append(release, f)
 		} else {
 			runtime = append(runtime, f)
 		}
 	}
-	return runtime, kubelet
+	return runtime, release
 }
 
 // splitByHierarchy separates what belongs to the payload (/usr, /opt) from
