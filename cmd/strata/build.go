@@ -84,11 +84,25 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 	if err != nil {
 		return fmt.Errorf("--progress: %w", err)
 	}
-	ch := make(chan *client.SolveStatus)
+	// The solve's own progress goes through status to ch, which the client's
+	// direct reads write to as well; BuildKit closes status when the solve
+	// is over, after the reads.
+	status, ch := make(chan *client.SolveStatus), make(chan *client.SolveStatus)
+	build := frontend.Build
+	if len(dirs) == 1 {
+		build = directRead{dir: dirs[0].dir, keepOwners: os.Geteuid() == 0, status: ch}.wrap(build)
+	}
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
-		_, err := c.Build(ctx, solveOpt, "strata", frontend.Build, ch)
+		_, err := c.Build(ctx, solveOpt, "strata", build, status)
 		return err
+	})
+	eg.Go(func() error {
+		defer close(ch)
+		for s := range status {
+			ch <- s
+		}
+		return nil
 	})
 	eg.Go(func() error {
 		_, err := display.UpdateFrom(context.WithoutCancel(ctx), ch)

@@ -77,7 +77,6 @@ func copyRange(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error 
 // unwritten so they stay holes in dst.
 func copyZeroSkipping(dst *os.File, dstOff int64, src *os.File, srcOff, n int64) error {
 	buf := make([]byte, 1<<20)
-	zero := make([]byte, sparseBlock)
 	for n > 0 {
 		chunk := buf[:min(n, int64(len(buf)))]
 		r, err := src.ReadAt(chunk, srcOff)
@@ -87,17 +86,38 @@ func copyZeroSkipping(dst *os.File, dstOff int64, src *os.File, srcOff, n int64)
 			}
 			return fmt.Errorf("reading: %w", err)
 		}
-		chunk = chunk[:r]
-		for i := 0; i < len(chunk); i += sparseBlock {
-			blk := chunk[i:min(i+sparseBlock, len(chunk))]
-			if bytes.Equal(blk, zero[:len(blk)]) {
-				continue
-			}
-			if _, err := dst.WriteAt(blk, dstOff+int64(i)); err != nil {
-				return fmt.Errorf("writing: %w", err)
-			}
+		if err := WriteAtSkippingZeros(dst, chunk[:r], dstOff); err != nil {
+			return fmt.Errorf("writing: %w", err)
 		}
 		srcOff, dstOff, n = srcOff+int64(r), dstOff+int64(r), n-int64(r)
+	}
+	return nil
+}
+
+// zeroBlock is what an all-zero block of p is compared with.
+var zeroBlock = make([]byte, sparseBlock)
+
+// WriteAtSkippingZeros writes p to f at off but leaves out its all-zero
+// blocks, so that where f's range was a hole it stays one. f's range must
+// already read as zeros: a new or freshly truncated file. Each run of data
+// blocks is one write.
+func WriteAtSkippingZeros(f *os.File, p []byte, off int64) error {
+	start := -1 // where the current run of data blocks began
+	for i := 0; i < len(p); i += sparseBlock {
+		end := min(i+sparseBlock, len(p))
+		switch zero := bytes.Equal(p[i:end], zeroBlock[:end-i]); {
+		case !zero && start < 0:
+			start = i
+		case zero && start >= 0:
+			if _, err := f.WriteAt(p[start:i], off+int64(start)); err != nil {
+				return err
+			}
+			start = -1
+		}
+	}
+	if start >= 0 {
+		_, err := f.WriteAt(p[start:], off+int64(start))
+		return err
 	}
 	return nil
 }

@@ -72,3 +72,35 @@ func TestCopySparse(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteAtSkippingZeros: data blocks land at their offsets, with the
+// ragged tail that is not a whole block, and all-zero blocks stay holes.
+func TestWriteAtSkippingZeros(t *testing.T) {
+	p := make([]byte, 3*1024*1024+100) // not a whole number of blocks
+	copy(p[8192:], "first run")
+	copy(p[8192+4096:], "same run")
+	copy(p[2<<20:], "second run")
+	copy(p[len(p)-10:], "tail")
+	f, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const off = 1 << 20
+	if err := WriteAtSkippingZeros(f, p, off); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(off + int64(len(p))); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(p))
+	if _, err := f.ReadAt(got, off); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, p) {
+		t.Fatal("the file does not read back as what was written")
+	}
+	if a := allocated(t, f); a > 64<<10 {
+		t.Errorf("the file allocates %d bytes for 4 blocks of data, want <= 64 KiB", a)
+	}
+}

@@ -256,7 +256,6 @@ func writeSparseFile(target string, r io.Reader, n int64, buf []byte) error {
 	if err != nil {
 		return err
 	}
-	zero := make([]byte, sparseBlock)
 	var off int64
 	for off < n {
 		chunk := buf[:min(int64(len(buf)), n-off)]
@@ -264,15 +263,9 @@ func writeSparseFile(target string, r io.Reader, n int64, buf []byte) error {
 			f.Close()
 			return err
 		}
-		for i := 0; i < len(chunk); i += sparseBlock {
-			blk := chunk[i:min(i+sparseBlock, len(chunk))]
-			if bytes.Equal(blk, zero[:len(blk)]) {
-				continue
-			}
-			if _, err := f.WriteAt(blk, off+int64(i)); err != nil {
-				f.Close()
-				return err
-			}
+		if err := WriteAtSkippingZeros(f, chunk, off); err != nil {
+			f.Close()
+			return err
 		}
 		off += int64(len(chunk))
 	}
