@@ -115,6 +115,16 @@ func pullImage(ctx context.Context, c gwclient.Client, ref string) (llb.State, *
 	return st, &img, nil
 }
 
+// ToolsEnv is the environment strata's own steps run in, for a client that
+// solves steps of its own around Build (strata build's direct reads).
+func ToolsEnv(ctx context.Context, c gwclient.Client) (llb.State, error) {
+	bc, err := dockerui.NewClient(c)
+	if err != nil {
+		return llb.State{}, err
+	}
+	return toolsEnv(ctx, c, bc)
+}
+
 // toolsEnv is where `strata assemble` runs. As a frontend image, it is that
 // very image; in CLI mode it is the strata-tools context plus the CLI's binary.
 func toolsEnv(ctx context.Context, c gwclient.Client, bc *dockerui.Client) (llb.State, error) {

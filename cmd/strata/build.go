@@ -90,7 +90,7 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 	status, ch := make(chan *client.SolveStatus), make(chan *client.SolveStatus)
 	build := frontend.Build
 	if len(dirs) == 1 {
-		build = directRead{dir: dirs[0].dir, keepOwners: os.Geteuid() == 0, status: ch}.wrap(build)
+		build = directRead{dir: dirs[0].dir, keepOwners: os.Geteuid() == 0, status: ch, tools: frontend.ToolsEnv}.wrap(build)
 	}
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error {

@@ -2,20 +2,25 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
+	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	fstypes "github.com/tonistiigi/fsutil/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-dev/strata/exporters/disk"
+	"github.com/strata-dev/strata/exporters/formats/rawdisk"
+	"github.com/strata-dev/strata/layers/node"
 )
 
 const (
@@ -26,6 +31,11 @@ const (
 	// message.
 	directReadChunk = 8 << 20
 	directReadAhead = 4
+	// directReadExtentsMin is the size from which a file's data extents are
+	// listed in the builder first, so that its holes are not sent (a 6 GiB
+	// raw disk holds about 1 GiB of data). For smaller files the extra step
+	// costs more than it saves.
+	directReadExtentsMin = 1 << 30
 )
 
 // directRead fetches a result's disk images for a local export with ranged
@@ -38,6 +48,8 @@ type directRead struct {
 	dir        string
 	keepOwners bool
 	status     chan<- *client.SolveStatus
+	// tools is where the extents are listed (frontend.ToolsEnv).
+	tools func(context.Context, gwclient.Client) (llb.State, error)
 }
 
 // wrap runs build, then takes the result's disk images out of it.
@@ -67,8 +79,9 @@ func (d directRead) fetch(ctx context.Context, c gwclient.Client, res *gwclient.
 		rest, err = withoutFiles(ctx, c, res.Ref, large)
 		return err
 	})
+	extents := d.extents(ctx, c, res.Ref, large)
 	for _, f := range large {
-		if err := d.progress(ctx, "copying "+f.name+" to "+d.dir, func() error { return d.fetchFile(ctx, res.Ref, f.name, f.stat) }); err != nil {
+		if err := d.progress(ctx, "copying "+f.name+" to "+d.dir, func() error { return d.fetchFile(ctx, res.Ref, f.name, f.stat, extents[f.name]) }); err != nil {
 			eg.Wait()
 			return nil, fmt.Errorf("reading %s from the result: %w", f.name, err)
 		}
@@ -141,9 +154,67 @@ func withoutFiles(ctx context.Context, c gwclient.Client, ref gwclient.Reference
 	return res.SingleRef()
 }
 
+// extents lists the data extents of the files of at least
+// directReadExtentsMin, by running strata extents on the result in the tools
+// environment. Where that cannot be done (a tools image whose strata is
+// older), the files are read whole.
+func (d directRead) extents(ctx context.Context, c gwclient.Client, ref gwclient.Reference, files []resultFile) map[string][]rawdisk.Extent {
+	const mnt = "/result"
+	var args []string
+	for _, f := range files {
+		if f.stat.Size >= directReadExtentsMin {
+			args = append(args, mnt+f.name)
+		}
+	}
+	if len(args) == 0 || d.tools == nil {
+		return nil
+	}
+	list, err := func() ([]byte, error) {
+		tools, err := d.tools(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		st, err := ref.ToState()
+		if err != nil {
+			return nil, err
+		}
+		run := tools.Run(llb.Args(append([]string{node.ToolsBinary, "extents", "-o", "/out/extents.json"}, args...)),
+			llb.Network(pb.NetMode_NONE),
+			llb.AddMount(mnt, st, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
+			llb.WithCustomName("list the data extents of "+strings.Join(args, ", ")))
+		def, err := run.AddMount("/out", llb.Scratch()).Marshal(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), Evaluate: true})
+		if err != nil {
+			return nil, err
+		}
+		out, err := res.SingleRef()
+		if err != nil {
+			return nil, err
+		}
+		return out.ReadFile(ctx, gwclient.ReadRequest{Filename: "/extents.json"})
+	}()
+	var byPath map[string][]rawdisk.Extent
+	if err == nil {
+		err = json.Unmarshal(list, &byPath)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "strata: reading %s whole: its data extents could not be listed: %v\n", strings.Join(args, ", "), err)
+		return nil
+	}
+	extents := map[string][]rawdisk.Extent{}
+	for p, ext := range byPath {
+		extents[strings.TrimPrefix(p, mnt)] = ext
+	}
+	return extents
+}
+
 // fetchFile reads the file in ranges, directReadAhead at a time, and
-// writes their data blocks; the zeros stay holes.
-func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name string, st *fstypes.Stat) error {
+// writes their data blocks; the zeros stay holes. With extents, only those
+// are read: the rest are holes.
+func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name string, st *fstypes.Stat, extents []rawdisk.Extent) error {
 	target := filepath.Join(d.dir, name)
 	// The export sets the directories' owners, modes and times after.
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
@@ -162,9 +233,9 @@ func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name 
 	}
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.SetLimit(directReadAhead)
-	for off := int64(0); off < st.Size; off += directReadChunk {
+	for _, r := range readRanges(st.Size, extents) {
 		eg.Go(func() error {
-			want := min(directReadChunk, st.Size-off)
+			off, want := r.Off, r.Len
 			dt, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: name, Range: &gwclient.FileRange{Offset: int(off), Length: int(want)}})
 			if err != nil {
 				return err
@@ -192,6 +263,21 @@ func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name 
 	}
 	mtime := time.Unix(0, st.ModTime)
 	return os.Chtimes(target, mtime, mtime)
+}
+
+// readRanges splits extents, or the whole file without them, into ranges
+// of at most directReadChunk. Extents past the file's size are cut to it.
+func readRanges(size int64, extents []rawdisk.Extent) []rawdisk.Extent {
+	if extents == nil {
+		extents = []rawdisk.Extent{{Off: 0, Len: size}}
+	}
+	var out []rawdisk.Extent
+	for _, e := range extents {
+		for off, end := e.Off, min(e.End(), size); off < end; off += directReadChunk {
+			out = append(out, rawdisk.Extent{Off: off, Len: min(directReadChunk, end-off)})
+		}
+	}
+	return out
 }
 
 // progress shows fn as a step of the build, as the exporter's own would be.

@@ -3,16 +3,23 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/moby/buildkit/client/llb"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	fstypes "github.com/tonistiigi/fsutil/types"
+
+	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 )
 
 // fileRef serves one file's ranges, as the gateway's ReadFile does.
@@ -92,7 +99,7 @@ func TestDirectReadFetchFile(t *testing.T) {
 	mtime := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	st := &fstypes.Stat{Path: "disk.raw", Mode: 0o640, Size: int64(len(data)), ModTime: mtime.UnixNano()}
 	dir := filepath.Join(t.TempDir(), "out")
-	if err := (directRead{dir: dir}).fetchFile(context.Background(), ref, "/qemu/disk.raw", st); err != nil {
+	if err := (directRead{dir: dir}).fetchFile(context.Background(), ref, "/qemu/disk.raw", st, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := ref.reads.Load(); n != 3 {
@@ -120,8 +127,121 @@ func TestDirectReadFetchFile(t *testing.T) {
 func TestDirectReadFailsOnAShortRange(t *testing.T) {
 	ref := &fileRef{name: "/disk.raw", data: make([]byte, directReadChunk), short: true}
 	st := &fstypes.Stat{Path: "disk.raw", Mode: 0o644, Size: directReadChunk}
-	err := (directRead{dir: t.TempDir()}).fetchFile(context.Background(), ref, "/disk.raw", st)
+	err := (directRead{dir: t.TempDir()}).fetchFile(context.Background(), ref, "/disk.raw", st, nil)
 	if err == nil || !strings.Contains(err.Error(), "changed while it was read") {
 		t.Fatalf("got %v, want an error about the short read", err)
+	}
+}
+
+// TestDirectReadOnlyExtents: with the data extents listed, only they are
+// read, in ranges of at most directReadChunk, and the rest stay holes.
+func TestDirectReadOnlyExtents(t *testing.T) {
+	data := make([]byte, 64<<20)
+	copy(data[4096:], "gpt")
+	for i := 20 << 20; i < 20<<20+directReadChunk+100; i++ {
+		data[i] = byte(i)
+	}
+	extents := []rawdisk.Extent{{Off: 0, Len: 8192}, {Off: 20 << 20, Len: directReadChunk + 4096}}
+	ref := &extentRef{fileRef: fileRef{name: "/disk.raw", data: data}, extents: extents}
+	st := &fstypes.Stat{Path: "disk.raw", Mode: 0o644, Size: int64(len(data))}
+	dir := t.TempDir()
+	if err := (directRead{dir: dir}).fetchFile(context.Background(), ref, "/disk.raw", st, extents); err != nil {
+		t.Fatal(err)
+	}
+	if n := ref.reads.Load(); n != 3 {
+		t.Errorf("%d reads, want 3: one for the first extent, two for the second", n)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "disk.raw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("the file differs from the result's")
+	}
+}
+
+// extentRef fails a read outside its extents: the holes must not be sent.
+type extentRef struct {
+	fileRef
+	extents []rawdisk.Extent
+}
+
+func (r *extentRef) ReadFile(ctx context.Context, req gwclient.ReadRequest) ([]byte, error) {
+	for _, e := range r.extents {
+		if int64(req.Range.Offset) >= e.Off && int64(req.Range.Offset+req.Range.Length) <= e.End() {
+			return r.fileRef.ReadFile(ctx, req)
+		}
+	}
+	return nil, fmt.Errorf("read of %d bytes at %d is outside the data extents", req.Range.Length, req.Range.Offset)
+}
+
+func TestReadRanges(t *testing.T) {
+	got := readRanges(10<<20, []rawdisk.Extent{{Off: 0, Len: 4096}, {Off: 1 << 20, Len: 20 << 20}})
+	want := []rawdisk.Extent{{Off: 0, Len: 4096}, {Off: 1 << 20, Len: directReadChunk}, {Off: 1<<20 + directReadChunk, Len: 1 << 20}}
+	if !slices.Equal(got, want) {
+		t.Errorf("ranges %v, want %v (the second extent cut at the file's end)", got, want)
+	}
+	if whole := readRanges(directReadChunk+1, nil); len(whole) != 2 || whole[1] != (rawdisk.Extent{Off: directReadChunk, Len: 1}) {
+		t.Errorf("without extents, ranges %v", whole)
+	}
+}
+
+// TestExtentsCommand: strata extents lists a sparse file's data.
+func TestExtentsCommand(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "disk.raw")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte{1}, 1<<20), 8<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(64 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out := filepath.Join(dir, "extents.json")
+	cmd := newRootCmd()
+	cmd.SetArgs([]string{"extents", "-o", out, img})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string][]rawdisk.Extent
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if ext := got[img]; len(ext) != 1 || ext[0] != (rawdisk.Extent{Off: 8 << 20, Len: 1 << 20}) {
+		t.Errorf("extents %v, want the one MiB of data at 8 MiB", got)
+	}
+}
+
+// failingSolver is a gateway whose solves fail, as one would where the
+// tools image's strata has no extents command.
+type failingSolver struct{ gwclient.Client }
+
+func (failingSolver) Solve(context.Context, gwclient.SolveRequest) (*gwclient.Result, error) {
+	return nil, errors.New(`exec: "extents": unknown command`)
+}
+
+type stateRef struct{ gwclient.Reference }
+
+func (stateRef) ToState() (llb.State, error) { return llb.Scratch(), nil }
+
+// TestExtentsFallBackToWholeFiles: when the extents cannot be listed, the
+// files are read whole rather than the build failing.
+func TestExtentsFallBackToWholeFiles(t *testing.T) {
+	tools := func(context.Context, gwclient.Client) (llb.State, error) { return llb.Image("tools"), nil }
+	files := []resultFile{{"/disk.raw", &fstypes.Stat{Size: directReadExtentsMin}}}
+	if got := (directRead{tools: tools}).extents(context.Background(), failingSolver{}, stateRef{}, files); got != nil {
+		t.Errorf("extents %v from a failed step", got)
+	}
+	small := []resultFile{{"/disk.qcow2", &fstypes.Stat{Size: directReadExtentsMin - 1}}}
+	if got := (directRead{tools: tools}).extents(context.Background(), nil, nil, small); got != nil {
+		t.Errorf("extents listed for a file under %d bytes: %v", directReadExtentsMin, got)
 	}
 }

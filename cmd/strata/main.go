@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newSchemaCmd(),
 		newConvertCmd(),
 		newInspectCmd(),
+		newExtentsCmd(),
 		newFrontendCmd(),
 		newVersionCmd(),
 	)
