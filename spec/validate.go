@@ -403,6 +403,10 @@ func (v *validator) disk(d *Disk) {
 // plain disk and one per provider.
 var outputNames = append([]string{"disk"}, providers.Names()...)
 
+// OutputNames are the outputs a spec may list; with several, the outputs
+// target puts each in a directory of its name.
+func OutputNames() []string { return slices.Clone(outputNames) }
+
 func (v *validator) outputs(outputs []string) {
 	first := map[string]int{}
 	for i, o := range outputs {

@@ -90,7 +90,11 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 	status, ch := make(chan *client.SolveStatus), make(chan *client.SolveStatus)
 	build := frontend.Build
 	if len(dirs) == 1 {
-		build = directRead{dir: dirs[0].dir, keepOwners: os.Geteuid() == 0, status: ch, tools: frontend.ToolsEnv}.wrap(build)
+		d := directRead{dir: dirs[0].dir, keepOwners: os.Geteuid() == 0, status: ch}
+		if _, sent := solveOpt.FrontendAttrs["context:"+frontend.ContextBinary]; sent {
+			d.tools = frontend.ToolsEnv
+		}
+		build = d.wrap(build)
 	}
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error {

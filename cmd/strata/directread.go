@@ -2,25 +2,27 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/exporter/exptypes"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
-	"github.com/moby/buildkit/solver/pb"
 	digest "github.com/opencontainers/go-digest"
 	fstypes "github.com/tonistiigi/fsutil/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/strata-dev/strata/exporters/disk"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
-	"github.com/strata-dev/strata/layers/node"
+	"github.com/strata-dev/strata/spec"
 )
 
 const (
@@ -48,7 +50,9 @@ type directRead struct {
 	dir        string
 	keepOwners bool
 	status     chan<- *client.SolveStatus
-	// tools is where the extents are listed (frontend.ToolsEnv).
+	// tools is where the extents are listed (frontend.ToolsEnv), nil where
+	// its strata may lack the extents command: the CLI sends its own binary
+	// only when it is static.
 	tools func(context.Context, gwclient.Client) (llb.State, error)
 }
 
@@ -72,25 +76,49 @@ func (d directRead) fetch(ctx context.Context, c gwclient.Client, res *gwclient.
 	if len(large) == 0 {
 		return res, nil
 	}
+	mtime, err := exportEpoch(res)
+	if err != nil {
+		return nil, err
+	}
 	// The result without the images is solved while they are read.
-	var eg errgroup.Group
+	eg, ctx := errgroup.WithContext(ctx)
 	var rest gwclient.Reference
 	eg.Go(func() (err error) {
-		rest, err = withoutFiles(ctx, c, res.Ref, large)
-		return err
-	})
-	extents := d.extents(ctx, c, res.Ref, large)
-	for _, f := range large {
-		if err := d.progress(ctx, "copying "+f.name+" to "+d.dir, func() error { return d.fetchFile(ctx, res.Ref, f.name, f.stat, extents[f.name]) }); err != nil {
-			eg.Wait()
-			return nil, fmt.Errorf("reading %s from the result: %w", f.name, err)
+		if rest, err = withoutFiles(ctx, c, res.Ref, large); err != nil {
+			return fmt.Errorf("leaving the images out of the export: %w", err)
 		}
-	}
+		return nil
+	})
+	eg.Go(func() error {
+		extents := d.extents(ctx, c, res.Ref, large)
+		for _, f := range large {
+			read := func() error { return d.fetchFile(ctx, res.Ref, f.name, f.stat, extents[f.name], mtime) }
+			if err := d.progress(ctx, "copying "+f.name+" to "+d.dir, read); err != nil {
+				return fmt.Errorf("reading %s from the result: %w", f.name, err)
+			}
+		}
+		return nil
+	})
 	if err := eg.Wait(); err != nil {
 		return nil, err
 	}
 	res.SetRef(rest)
 	return res, nil
+}
+
+// exportEpoch is the time the export gives every file (SOURCE_DATE_EPOCH,
+// passed on by the frontend), or nil.
+func exportEpoch(res *gwclient.Result) (*time.Time, error) {
+	v, ok := res.Metadata[exptypes.ExporterEpochKey]
+	if !ok {
+		return nil, nil
+	}
+	sec, err := strconv.ParseInt(string(v), 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("the result's %s %q: %w", exptypes.ExporterEpochKey, v, err)
+	}
+	t := time.Unix(sec, 0)
+	return &t, nil
 }
 
 // resultFile is a file of the result, named by its absolute path there.
@@ -100,23 +128,24 @@ type resultFile struct {
 }
 
 // largeFiles lists the result's disk images: regular files of at least
-// directReadMin at its top level and in the directories there, where the
-// outputs target puts each output. A root filesystem's big files lie
-// deeper and stay with the export, hard links and all.
+// directReadMin, without xattrs, at its top level and in the directories
+// the outputs target puts each output in, named after the output. A root
+// filesystem's big files lie elsewhere and stay with the export, hard links
+// and all.
 func largeFiles(ctx context.Context, ref gwclient.Reference) ([]resultFile, error) {
 	var large []resultFile
-	var walk func(dir string, depth int) error
-	walk = func(dir string, depth int) error {
+	var walk func(dir string) error
+	walk = func(dir string) error {
 		entries, err := ref.ReadDir(ctx, gwclient.ReadDirRequest{Path: dir})
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", dir, err)
 		}
 		for _, e := range entries {
 			name := path.Join(dir, path.Base(e.Path))
 			mode := os.FileMode(e.Mode)
 			switch {
-			case mode.IsDir() && depth < 2:
-				if err := walk(name, depth+1); err != nil {
+			case mode.IsDir() && dir == "/" && slices.Contains(spec.OutputNames(), name[1:]):
+				if err := walk(name); err != nil {
 					return err
 				}
 			case mode.IsRegular() && e.Size >= directReadMin && len(e.Xattrs) == 0:
@@ -125,7 +154,7 @@ func largeFiles(ctx context.Context, ref gwclient.Reference) ([]resultFile, erro
 		}
 		return nil
 	}
-	return large, walk("/", 1)
+	return large, walk("/")
 }
 
 // withoutFiles solves ref with files removed, for the export to send the
@@ -154,73 +183,13 @@ func withoutFiles(ctx context.Context, c gwclient.Client, ref gwclient.Reference
 	return res.SingleRef()
 }
 
-// extents lists the data extents of the files of at least
-// directReadExtentsMin, by running strata extents on the result in the tools
-// environment. Where that cannot be done (a tools image whose strata is
-// older), the files are read whole.
-func (d directRead) extents(ctx context.Context, c gwclient.Client, ref gwclient.Reference, files []resultFile) map[string][]rawdisk.Extent {
-	const mnt = "/result"
-	var args []string
-	for _, f := range files {
-		if f.stat.Size >= directReadExtentsMin {
-			args = append(args, mnt+f.name)
-		}
-	}
-	if len(args) == 0 || d.tools == nil {
-		return nil
-	}
-	list, err := func() ([]byte, error) {
-		tools, err := d.tools(ctx, c)
-		if err != nil {
-			return nil, err
-		}
-		st, err := ref.ToState()
-		if err != nil {
-			return nil, err
-		}
-		run := tools.Run(llb.Args(append([]string{node.ToolsBinary, "extents", "-o", "/out/extents.json"}, args...)),
-			llb.Network(pb.NetMode_NONE),
-			llb.AddMount(mnt, st, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
-			llb.WithCustomName("list the data extents of "+strings.Join(args, ", ")))
-		def, err := run.AddMount("/out", llb.Scratch()).Marshal(ctx)
-		if err != nil {
-			return nil, err
-		}
-		res, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), Evaluate: true})
-		if err != nil {
-			return nil, err
-		}
-		out, err := res.SingleRef()
-		if err != nil {
-			return nil, err
-		}
-		return out.ReadFile(ctx, gwclient.ReadRequest{Filename: "/extents.json"})
-	}()
-	var byPath map[string][]rawdisk.Extent
-	if err == nil {
-		err = json.Unmarshal(list, &byPath)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "strata: reading %s whole: its data extents could not be listed: %v\n", strings.Join(args, ", "), err)
-		return nil
-	}
-	extents := map[string][]rawdisk.Extent{}
-	for p, ext := range byPath {
-		extents[strings.TrimPrefix(p, mnt)] = ext
-	}
-	return extents
-}
-
 // fetchFile reads the file in ranges, directReadAhead at a time, and
 // writes their data blocks; the zeros stay holes. With extents, only those
-// are read: the rest are holes.
-func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name string, st *fstypes.Stat, extents []rawdisk.Extent) error {
-	target := filepath.Join(d.dir, name)
-	// The export sets the directories' owners, modes and times after.
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return err
-	}
-	if err := os.RemoveAll(target); err != nil {
+// are read: the rest are holes. mtime, if set, replaces the file's own, as
+// the export does with SOURCE_DATE_EPOCH.
+func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name string, st *fstypes.Stat, extents []rawdisk.Extent, mtime *time.Time) error {
+	target, err := d.create(name)
+	if err != nil {
 		return err
 	}
 	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -235,34 +204,69 @@ func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name 
 	eg.SetLimit(directReadAhead)
 	for _, r := range readRanges(st.Size, extents) {
 		eg.Go(func() error {
-			off, want := r.Off, r.Len
-			dt, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: name, Range: &gwclient.FileRange{Offset: int(off), Length: int(want)}})
+			dt, err := ref.ReadFile(ctx, gwclient.ReadRequest{Filename: name, Range: &gwclient.FileRange{Offset: int(r.Off), Length: int(r.Len)}})
 			if err != nil {
-				return err
+				return fmt.Errorf("at offset %d: %w", r.Off, err)
 			}
-			if int64(len(dt)) != want {
-				return fmt.Errorf("%d bytes at offset %d, want %d: the file changed while it was read", len(dt), off, want)
+			if int64(len(dt)) != r.Len {
+				return fmt.Errorf("%d bytes at offset %d, want %d: the file changed while it was read", len(dt), r.Off, r.Len)
 			}
-			return disk.WriteAtSkippingZeros(f, dt, off)
+			return disk.WriteAtSkippingZeros(f, dt, r.Off)
 		})
 	}
 	if err := eg.Wait(); err != nil {
 		return err
 	}
-	if d.keepOwners {
+	return finishFile(f, target, st, d.keepOwners, mtime)
+}
+
+// create makes room for name under d.dir: its parents are made real
+// directories, replacing whatever else is there (as the tar's directory
+// entries will), so nothing is written outside d.dir through a symlink.
+// The export sets the directories' owners, modes and times after.
+func (d directRead) create(name string) (string, error) {
+	if err := os.MkdirAll(d.dir, 0o755); err != nil {
+		return "", err
+	}
+	parent := d.dir
+	parts := strings.Split(strings.Trim(name, "/"), "/")
+	for _, p := range parts[:len(parts)-1] {
+		parent = filepath.Join(parent, p)
+		if fi, err := os.Lstat(parent); err == nil && !fi.IsDir() {
+			if err := os.Remove(parent); err != nil {
+				return "", err
+			}
+		}
+		if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return "", err
+		}
+	}
+	target := filepath.Join(parent, parts[len(parts)-1])
+	if err := os.RemoveAll(target); err != nil {
+		return "", err
+	}
+	return target, nil
+}
+
+// finishFile gives f the result's owner, mode and time, in the tar
+// extraction's order: chown clears setuid and setgid, so the mode follows.
+func finishFile(f *os.File, target string, st *fstypes.Stat, keepOwners bool, mtime *time.Time) error {
+	if keepOwners {
 		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
 			return err
 		}
 	}
-	// After the chown, which clears setuid and setgid.
 	if err := f.Chmod(os.FileMode(st.Mode) & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)); err != nil {
 		return err
 	}
 	if err := f.Close(); err != nil {
 		return err
 	}
-	mtime := time.Unix(0, st.ModTime)
-	return os.Chtimes(target, mtime, mtime)
+	t := time.Unix(0, st.ModTime)
+	if mtime != nil {
+		t = *mtime
+	}
+	return os.Chtimes(target, t, t)
 }
 
 // readRanges splits extents, or the whole file without them, into ranges
@@ -297,6 +301,9 @@ func (d directRead) progress(ctx context.Context, name string, fn func() error) 
 }
 
 func (d directRead) send(ctx context.Context, v *client.Vertex) {
+	if d.status == nil {
+		return
+	}
 	select {
 	case d.status <- &client.SolveStatus{Vertexes: []*client.Vertex{v}}:
 	case <-ctx.Done():

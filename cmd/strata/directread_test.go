@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/exporter/exptypes"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	fstypes "github.com/tonistiigi/fsutil/types"
 
@@ -29,11 +31,18 @@ type fileRef struct {
 	data  []byte
 	reads atomic.Int32
 	short bool // serve a byte less than asked, as a file cut short would
+	whole bool // serve the whole file to a read without a range
 }
 
 func (r *fileRef) ReadFile(_ context.Context, req gwclient.ReadRequest) ([]byte, error) {
-	if req.Filename != r.name || req.Range == nil {
+	if req.Filename != r.name {
 		return nil, os.ErrNotExist
+	}
+	if req.Range == nil {
+		if r.whole {
+			return r.data, nil
+		}
+		return nil, errors.New("a read without a range")
 	}
 	r.reads.Add(1)
 	end := min(req.Range.Offset+req.Range.Length, len(r.data))
@@ -57,8 +66,9 @@ func (r treeRef) ReadDir(_ context.Context, req gwclient.ReadDirRequest) ([]*fst
 	return entries, nil
 }
 
-// TestLargeFiles: the images at the top and one directory down are read
-// directly; small files, deeper ones, links and files with xattrs are not.
+// TestLargeFiles: the images at the top and in an output's directory are
+// read directly; small files, other directories' (a root filesystem's
+// /boot), deeper ones, links and files with xattrs are not.
 func TestLargeFiles(t *testing.T) {
 	dir := uint32(os.ModeDir | 0o755)
 	big := int64(directReadMin)
@@ -75,7 +85,7 @@ func TestLargeFiles(t *testing.T) {
 			{Path: "labelled.raw", Mode: 0o644, Size: big, Xattrs: map[string][]byte{"user.x": nil}},
 			{Path: "deeper", Mode: dir},
 		},
-		"/boot": {{Path: "initrd.img", Mode: 0o644, Size: big - 1}},
+		"/boot": {{Path: "initrd.img", Mode: 0o644, Size: big}},
 	}}
 	files, err := largeFiles(context.Background(), ref)
 	if err != nil {
@@ -99,7 +109,7 @@ func TestDirectReadFetchFile(t *testing.T) {
 	mtime := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	st := &fstypes.Stat{Path: "disk.raw", Mode: 0o640, Size: int64(len(data)), ModTime: mtime.UnixNano()}
 	dir := filepath.Join(t.TempDir(), "out")
-	if err := (directRead{dir: dir}).fetchFile(context.Background(), ref, "/qemu/disk.raw", st, nil); err != nil {
+	if err := (directRead{dir: dir}).fetchFile(context.Background(), ref, "/qemu/disk.raw", st, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := ref.reads.Load(); n != 3 {
@@ -127,7 +137,7 @@ func TestDirectReadFetchFile(t *testing.T) {
 func TestDirectReadFailsOnAShortRange(t *testing.T) {
 	ref := &fileRef{name: "/disk.raw", data: make([]byte, directReadChunk), short: true}
 	st := &fstypes.Stat{Path: "disk.raw", Mode: 0o644, Size: directReadChunk}
-	err := (directRead{dir: t.TempDir()}).fetchFile(context.Background(), ref, "/disk.raw", st, nil)
+	err := (directRead{dir: t.TempDir()}).fetchFile(context.Background(), ref, "/disk.raw", st, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "changed while it was read") {
 		t.Fatalf("got %v, want an error about the short read", err)
 	}
@@ -145,7 +155,7 @@ func TestDirectReadOnlyExtents(t *testing.T) {
 	ref := &extentRef{fileRef: fileRef{name: "/disk.raw", data: data}, extents: extents}
 	st := &fstypes.Stat{Path: "disk.raw", Mode: 0o644, Size: int64(len(data))}
 	dir := t.TempDir()
-	if err := (directRead{dir: dir}).fetchFile(context.Background(), ref, "/disk.raw", st, extents); err != nil {
+	if err := (directRead{dir: dir}).fetchFile(context.Background(), ref, "/disk.raw", st, extents, nil); err != nil {
 		t.Fatal(err)
 	}
 	if n := ref.reads.Load(); n != 3 {
@@ -237,11 +247,86 @@ func (stateRef) ToState() (llb.State, error) { return llb.Scratch(), nil }
 func TestExtentsFallBackToWholeFiles(t *testing.T) {
 	tools := func(context.Context, gwclient.Client) (llb.State, error) { return llb.Image("tools"), nil }
 	files := []resultFile{{"/disk.raw", &fstypes.Stat{Size: directReadExtentsMin}}}
-	if got := (directRead{tools: tools}).extents(context.Background(), failingSolver{}, stateRef{}, files); got != nil {
+	status := make(chan *client.SolveStatus, 2)
+	if got := (directRead{tools: tools, status: status}).extents(context.Background(), failingSolver{}, stateRef{}, files); got != nil {
 		t.Errorf("extents %v from a failed step", got)
+	}
+	if len(status) != 2 {
+		t.Fatalf("%d progress updates, want the note's start and end", len(status))
+	}
+	if v := (<-status).Vertexes[0]; !strings.Contains(v.Name, "/result/disk.raw whole: its data extents could not be listed") {
+		t.Errorf("progress note %q", v.Name)
 	}
 	small := []resultFile{{"/disk.qcow2", &fstypes.Stat{Size: directReadExtentsMin - 1}}}
 	if got := (directRead{tools: tools}).extents(context.Background(), nil, nil, small); got != nil {
 		t.Errorf("extents listed for a file under %d bytes: %v", directReadExtentsMin, got)
+	}
+}
+
+// TestDirectReadEpochAndSymlinkedParent: SOURCE_DATE_EPOCH, as the frontend
+// passes it to the export, sets the file's time; a symlink where the
+// output's directory goes is replaced, not written through.
+func TestDirectReadEpochAndSymlinkedParent(t *testing.T) {
+	dir, elsewhere := t.TempDir(), t.TempDir()
+	if err := os.Symlink(elsewhere, filepath.Join(dir, "qemu")); err != nil {
+		t.Fatal(err)
+	}
+	res := &gwclient.Result{Metadata: map[string][]byte{exptypes.ExporterEpochKey: []byte("1700000000")}}
+	epoch, err := exportEpoch(res)
+	if err != nil || epoch == nil || epoch.Unix() != 1700000000 {
+		t.Fatalf("epoch %v (%v), want 1700000000", epoch, err)
+	}
+	ref := &fileRef{name: "/qemu/disk.qcow2", data: []byte("QFI\xfb")}
+	st := &fstypes.Stat{Mode: 0o644, Size: 4, ModTime: time.Now().UnixNano()}
+	if err := (directRead{dir: dir}).fetchFile(context.Background(), ref, "/qemu/disk.qcow2", st, nil, epoch); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Lstat(filepath.Join(dir, "qemu"))
+	if err != nil || !fi.IsDir() {
+		t.Fatalf("%s/qemu is %v (%v), want a directory", dir, fi.Mode(), err)
+	}
+	fi, err = os.Stat(filepath.Join(dir, "qemu", "disk.qcow2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.ModTime().Equal(*epoch) {
+		t.Errorf("mtime %v, want the epoch %v", fi.ModTime(), epoch)
+	}
+	if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+		t.Errorf("written through the symlink into %s: %v", elsewhere, entries)
+	}
+}
+
+// extentsSolver runs the extents step by serving the JSON it would write.
+type extentsSolver struct {
+	gwclient.Client
+	json string
+}
+
+func (s extentsSolver) Solve(context.Context, gwclient.SolveRequest) (*gwclient.Result, error) {
+	res := gwclient.NewResult()
+	res.SetRef(&fileRef{name: "/extents.json", data: []byte(s.json), whole: true})
+	return res, nil
+}
+
+// TestExtentsFromTheStep: the step's paths, under its mount, are the
+// result's names again, and an all-holes file has no ranges to read.
+func TestExtentsFromTheStep(t *testing.T) {
+	tools := func(context.Context, gwclient.Client) (llb.State, error) { return llb.Image("tools"), nil }
+	solver := extentsSolver{json: `{"/result/disk.raw":[{"Off":0,"Len":4096}],"/result/raw/disk.raw":[]}`}
+	files := []resultFile{
+		{"/disk.raw", &fstypes.Stat{Size: directReadExtentsMin}},
+		{"/raw/disk.raw", &fstypes.Stat{Size: directReadExtentsMin}},
+	}
+	got := (directRead{tools: tools}).extents(context.Background(), solver, stateRef{}, files)
+	if e := got["/disk.raw"]; len(e) != 1 || e[0] != (rawdisk.Extent{Off: 0, Len: 4096}) {
+		t.Errorf("extents of /disk.raw: %v (all: %v)", e, got)
+	}
+	holes, ok := got["/raw/disk.raw"]
+	if !ok || holes == nil {
+		t.Fatalf("the all-holes file's extents are unknown: %v", got)
+	}
+	if r := readRanges(directReadExtentsMin, holes); len(r) != 0 {
+		t.Errorf("an all-holes file is read: %v", r)
 	}
 }
