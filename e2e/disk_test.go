@@ -20,8 +20,12 @@ var exampleDisk = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("strata build: %w\n%s", err, tail(log, 120))
 	}
+	exampleDiskLog = log
 	return filepath.Join(out, "disk.raw"), nil
 })
+
+// exampleDiskLog is exampleDisk's build output.
+var exampleDiskLog string
 
 func TestExampleDiskLayout(t *testing.T) {
 	requireE2E(t)
@@ -36,9 +40,18 @@ func TestExampleDiskLayout(t *testing.T) {
 	if want := int64(4 << 30); st.Size() != want {
 		t.Errorf("disk size %d, want %d (disk.size: 4GiB)", st.Size(), want)
 	}
-	// strata build unpacks the result itself and leaves zero blocks as holes.
+	// strata build reads the disk itself by its data extents, and leaves
+	// the rest as holes.
 	if allocated := st.Sys().(*syscall.Stat_t).Blocks * 512; allocated > 2<<30 {
 		t.Errorf("disk.raw has %d MiB allocated of 4096: not sparse", allocated>>20)
+	}
+	for _, step := range []string{"list the data extents of /result/disk.raw", "copying /disk.raw to "} {
+		if !strings.Contains(exampleDiskLog, step) {
+			t.Errorf("the build shows no step %q: the disk was not read by its extents\n%s", step, tail(exampleDiskLog, 40))
+		}
+	}
+	if strings.Contains(exampleDiskLog, "could not be listed") {
+		t.Errorf("the disk's data extents could not be listed:\n%s", tail(exampleDiskLog, 40))
 	}
 
 	table := sfdisk(t, disk)

@@ -54,6 +54,11 @@ type Options struct {
 	CPUs int
 	// Timeout bounds the whole boot; default 10 minutes.
 	Timeout time.Duration
+	// StallTimeout, if set, ends the boot with an error wrapping
+	// ErrStalled once the console has been silent that long: a guest
+	// under TCG now and then freezes for good early in its kernel's boot,
+	// which a caller may want to tell from a boot that went wrong.
+	StallTimeout time.Duration
 	// ConsoleLog is the file the raw serial console is written to, escape
 	// sequences and all. By default a temporary file is used, removed
 	// after a successful boot and kept (and named in the error) otherwise.
@@ -181,8 +186,12 @@ const (
 	stopConsole stopReason = iota // all Expect seen, or a Fail pattern
 	stopExited                    // QEMU exited by itself
 	stopTimeout
+	stopStalled
 	stopCancelled
 )
+
+// ErrStalled is what a boot that stopped on StallTimeout wraps.
+var ErrStalled = errors.New("the guest's console went silent")
 
 // Boot starts QEMU on opts.Disk and watches the serial console until every
 // Expect pattern has appeared, a Fail pattern appears, QEMU exits, the
@@ -299,6 +308,13 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 	// as soon as there is one.
 	verdict := make(chan struct{})
 	readDone := make(chan error, 1)
+	// stall fires after StallTimeout without console output; the reader
+	// pushes it back with every read.
+	stall := time.NewTimer(o.StallTimeout)
+	defer stall.Stop()
+	if o.StallTimeout == 0 {
+		stall.Stop()
+	}
 	go func() {
 		var werr error
 		signalled := false
@@ -306,6 +322,9 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 		for {
 			n, rerr := pr.Read(buf)
 			if n > 0 {
+				if o.StallTimeout > 0 {
+					stall.Reset(o.StallTimeout)
+				}
 				at := time.Since(start)
 				if _, err := logFile.Write(buf[:n]); err != nil && werr == nil {
 					werr = fmt.Errorf("qemu: console log: %w", err)
@@ -346,6 +365,8 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 		reason, exitedAlready = stopExited, true
 	case <-timer.C:
 		reason = stopTimeout
+	case <-stall.C:
+		reason = stopStalled
 	case <-ctx.Done():
 		reason = stopCancelled
 	}
@@ -403,6 +424,9 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 		return res, fmt.Errorf("qemu: exited (%v) after %s waiting for %s%s", exitStatus(waitErr), duration.Round(time.Second), missing, stderr.describe())
 	case stopTimeout:
 		return res, fmt.Errorf("qemu: timed out after %s waiting for %s%s", o.Timeout, missing, stderr.describe())
+	case stopStalled:
+		return res, fmt.Errorf("qemu: no console output for %s, %s into the boot, waiting for %s: %w%s",
+			o.StallTimeout, duration.Round(time.Second), missing, ErrStalled, stderr.describe())
 	default:
 		return res, fmt.Errorf("qemu: stopped after %s waiting for %s: %w", duration.Round(time.Second), missing, ctx.Err())
 	}

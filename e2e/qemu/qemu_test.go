@@ -258,6 +258,34 @@ func TestBootTimeout(t *testing.T) {
 	assertGone(t, pids)
 }
 
+// TestBootStall: a console silent for StallTimeout ends the boot with
+// ErrStalled, long before the timeout; output keeps it going.
+func TestBootStall(t *testing.T) {
+	opts, pids := useFakeQEMU(t, "hang")
+	opts.Expect = []string{"login:"}
+	opts.StallTimeout = 500 * time.Millisecond
+	_, err := Boot(context.Background(), opts)
+	if !errors.Is(err, ErrStalled) || !strings.Contains(err.Error(), `no console output for 500ms`) {
+		t.Fatalf("error = %v, want one wrapping ErrStalled", err)
+	}
+	assertGone(t, pids)
+
+	opts, pids = useFakeQEMU(t, "expect")
+	opts.Expect = []string{"Multi-User System"}
+	opts.StallTimeout = 150 * time.Millisecond // the fake pauses 200 ms mid-line
+	if _, err := Boot(context.Background(), opts); !errors.Is(err, ErrStalled) {
+		t.Fatalf("error = %v, want a stall during the fake's pause", err)
+	}
+	assertGone(t, pids)
+	opts, pids = useFakeQEMU(t, "expect")
+	opts.Expect = []string{"Multi-User System"}
+	opts.StallTimeout = 2 * time.Second
+	if _, err := Boot(context.Background(), opts); err != nil {
+		t.Fatalf("a boot whose console pauses less than StallTimeout failed: %v", err)
+	}
+	assertGone(t, pids)
+}
+
 func TestBootCancel(t *testing.T) {
 	opts, pids := useFakeQEMU(t, "hang")
 	opts.Expect = []string{"login:"}

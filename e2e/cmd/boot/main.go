@@ -2,11 +2,12 @@
 // console shows that systemd reached multi-user.target and the example's
 // marker unit ran. It is the last step of the README's quick start.
 //
-//	go run ./e2e/cmd/boot [-console FILE] [-timeout 12m] [-expect TEXT]... disk.raw
+//	go run ./e2e/cmd/boot [-console FILE] [-timeout 12m] [-stall 4m] [-expect TEXT]... disk.raw
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -25,6 +26,7 @@ func main() {
 	console := flag.String("console", "", "write the serial console here")
 	format := flag.String("format", "raw", "disk format: raw, qcow2, vpc, vmdk")
 	timeout := flag.Duration("timeout", 12*time.Minute, "give up after this long (TCG emulation is slow)")
+	stall := flag.Duration("stall", 4*time.Minute, "boot once more if the console is silent this long (a TCG guest now and then freezes early in its boot); 0: never")
 	verbose := flag.Bool("v", false, "copy the console to stderr as it comes")
 	var expect listFlag
 	flag.Var(&expect, "expect", "console text that must appear (repeatable; default: multi-user.target and the example's marker)")
@@ -37,7 +39,7 @@ func main() {
 		expect = listFlag{"Linux version", "Multi-User System", "strata-ready: booted"}
 	}
 	opts := qemu.Options{
-		Disk: flag.Arg(0), Format: *format, Timeout: *timeout, ConsoleLog: *console, Network: true,
+		Disk: flag.Arg(0), Format: *format, Timeout: *timeout, StallTimeout: *stall, ConsoleLog: *console, Network: true,
 		Expect: expect, Fail: []string{"Kernel panic", "emergency mode"},
 	}
 	if *verbose {
@@ -45,6 +47,10 @@ func main() {
 	}
 	fmt.Fprintf(os.Stderr, "booting %s under QEMU (TCG, OVMF); this takes minutes...\n", flag.Arg(0))
 	res, err := qemu.Boot(context.Background(), opts)
+	if errors.Is(err, qemu.ErrStalled) {
+		fmt.Fprintln(os.Stderr, "boot stalled, booting once more:", err)
+		res, err = qemu.Boot(context.Background(), opts)
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "boot failed:", err)
 		os.Exit(1)
