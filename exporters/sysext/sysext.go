@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -73,6 +74,9 @@ func Write(ctx context.Context, tree, output string, o Options) error {
 		return fmt.Errorf("remove old %s: %w", output, err)
 	}
 	cmd := exec.CommandContext(ctx, f.Tool, args...)
+	// The epoch goes in as flags; mksquashfs refuses to run with
+	// SOURCE_DATE_EPOCH also in its environment, as it is in a build step.
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=") })
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
