@@ -84,10 +84,9 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 	if err != nil {
 		return fmt.Errorf("--progress: %w", err)
 	}
-	// The solve's own progress goes through status to ch, which the client's
-	// direct reads write to as well; BuildKit closes status when the solve
-	// is over, after the reads.
-	status, ch := make(chan *client.SolveStatus), make(chan *client.SolveStatus)
+	// The direct reads show their progress on ch too: they run inside the
+	// build function, and Build closes ch only after it has returned.
+	ch := make(chan *client.SolveStatus)
 	build := frontend.Build
 	if len(dirs) == 1 {
 		d := directRead{dir: dirs[0].dir, keepOwners: os.Geteuid() == 0, status: ch}
@@ -98,15 +97,8 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 	}
 	eg, ctx := errgroup.WithContext(ctx)
 	eg.Go(func() error {
-		_, err := c.Build(ctx, solveOpt, "strata", build, status)
+		_, err := c.Build(ctx, solveOpt, "strata", build, ch)
 		return err
-	})
-	eg.Go(func() error {
-		defer close(ch)
-		for s := range status {
-			ch <- s
-		}
-		return nil
 	})
 	eg.Go(func() error {
 		_, err := display.UpdateFrom(context.WithoutCancel(ctx), ch)
