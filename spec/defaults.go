@@ -14,10 +14,11 @@ const (
 	defaultRootLabel  = "root"
 	defaultFileMode   = "0644"
 	defaultInstall    = "rootfs"
+	// defaultBootstrap is what Cluster API's kubeadm bootstrap provider
+	// sends its user-data to.
+	defaultBootstrap = "cloud-init"
 	// defaultSysextFormat: squashfs is the one every distro kernel mounts.
 	defaultSysextFormat = "squashfs"
-	// defaultSandboxImage is the pause image of current Kubernetes releases.
-	defaultSandboxImage = "registry.k8s.io/pause:3.10"
 )
 
 // ApplyDefaults fills fields the user left empty, first from the distro
@@ -40,7 +41,8 @@ func (s *Spec) ApplyDefaults(d Distro) {
 	fill(&img.Disk.Cmdline, d.Cmdline)
 	if img.Kubernetes != nil {
 		fill(&img.Kubernetes.Install, defaultInstall)
-		fill(&img.Kubernetes.SandboxImage, defaultSandboxImage)
+		fill(&img.Kubernetes.Bootstrap, defaultBootstrap)
+		fill(&img.Kubernetes.SandboxImage, SandboxImageFor(img.Kubernetes.Version))
 	}
 }
 

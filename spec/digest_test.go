@@ -178,11 +178,12 @@ func TestDigestEncodingWithoutNewFields(t *testing.T) {
 		"  source: https://dl.k8s.io\n  install: rootfs\n"+
 		"disk:\n", 1)
 	s := mustLoad(t, "old-k8s.yaml", []byte(doc), nil)
-	if s.Image.Kubernetes.SandboxImage != "registry.k8s.io/pause:3.10" || s.Image.Kubernetes.Artifacts != nil {
+	if s.Image.Kubernetes.SandboxImage != "registry.k8s.io/pause:3.10.2" || s.Image.Kubernetes.Artifacts != nil {
 		t.Fatalf("unexpected kubernetes section %#v", s.Image.Kubernetes)
 	}
 	withDefault := s.Digest()
 	s.Image.Kubernetes.SandboxImage = ""
+	s.Image.Kubernetes.Bootstrap = ""
 	if got := s.Digest(); got != before {
 		t.Errorf("without sandboxImage, digest %s; want the old %s", got, before)
 	}

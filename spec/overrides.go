@@ -41,6 +41,7 @@ var overrides = []override{
 	{Arg{"KUBERNETES_CNI", "kubernetes.cni", "CNI plugins version, e.g. 1.5.1"}, setKubernetes(func(k *Kubernetes) *string { return &k.CNI })},
 	{Arg{"KUBERNETES_SOURCE", "kubernetes.source", "download mirror URL"}, setKubernetes(func(k *Kubernetes) *string { return &k.Source })},
 	{Arg{"KUBERNETES_INSTALL", "kubernetes.install", "rootfs or sysext"}, setKubernetes(func(k *Kubernetes) *string { return &k.Install })},
+	{Arg{"KUBERNETES_BOOTSTRAP", "kubernetes.bootstrap", "cloud-init or none"}, setKubernetes(func(k *Kubernetes) *string { return &k.Bootstrap })},
 	{Arg{"KUBERNETES_SANDBOX_IMAGE", "kubernetes.sandboxImage", "pause image for containerd"}, setKubernetes(func(k *Kubernetes) *string { return &k.SandboxImage })},
 	{Arg{"KUBERNETES_IMAGES", "kubernetes.images", "comma-separated release images to pre-pull; replaces the list"}, setImages},
 	{Arg{"KUBERNETES_SYSEXT_FORMAT", "kubernetes.sysext.format", "sysext filesystem: squashfs or erofs"}, setKubernetes(func(k *Kubernetes) *string {

@@ -12,8 +12,8 @@ func TestOverridableNames(t *testing.T) {
 		"NAME", "OS_BASE", "OS_DISTRO", "OS_KERNEL", "OS_PACKAGES",
 		"DISK_SIZE", "DISK_BOOT", "DISK_BOOTLOADER", "DISK_CMDLINE", "DISK_ROOT_LABEL",
 		"KUBERNETES_VERSION", "KUBERNETES_CONTAINERD", "KUBERNETES_RUNC", "KUBERNETES_CRICTL",
-		"KUBERNETES_CNI", "KUBERNETES_SOURCE", "KUBERNETES_INSTALL", "KUBERNETES_SANDBOX_IMAGE",
-		"KUBERNETES_IMAGES",
+		"KUBERNETES_CNI", "KUBERNETES_SOURCE", "KUBERNETES_INSTALL", "KUBERNETES_BOOTSTRAP",
+		"KUBERNETES_SANDBOX_IMAGE", "KUBERNETES_IMAGES",
 		"KUBERNETES_SYSEXT_FORMAT",
 	}
 	var got []string
@@ -127,7 +127,7 @@ func TestApplyOverrides(t *testing.T) {
 	}
 	want := &Kubernetes{
 		Version: "v1.31.2", Containerd: "1.7.22", Runc: "1.1.14", Crictl: "1.31.1", CNI: "1.5.1",
-		Install: "rootfs", SandboxImage: "registry.k8s.io/pause:3.10",
+		Install: "rootfs", Bootstrap: "cloud-init", SandboxImage: "registry.k8s.io/pause:3.10",
 	}
 	if !reflect.DeepEqual(img.Kubernetes, want) {
 		t.Errorf("kubernetes %#v, want %#v", img.Kubernetes, want)
@@ -156,7 +156,7 @@ func TestApplyOverridesEmptyPackagesClears(t *testing.T) {
 
 func TestApplyOverridesErrors(t *testing.T) {
 	const allArgs = "DISK_BOOT, DISK_BOOTLOADER, DISK_CMDLINE, DISK_ROOT_LABEL, DISK_SIZE, " +
-		"KUBERNETES_CNI, KUBERNETES_CONTAINERD, KUBERNETES_CRICTL, KUBERNETES_IMAGES, KUBERNETES_INSTALL, KUBERNETES_RUNC, " +
+		"KUBERNETES_BOOTSTRAP, KUBERNETES_CNI, KUBERNETES_CONTAINERD, KUBERNETES_CRICTL, KUBERNETES_IMAGES, KUBERNETES_INSTALL, KUBERNETES_RUNC, " +
 		"KUBERNETES_SANDBOX_IMAGE, KUBERNETES_SOURCE, KUBERNETES_SYSEXT_FORMAT, KUBERNETES_VERSION, NAME, OS_BASE, OS_DISTRO, OS_KERNEL, OS_PACKAGES"
 	tests := []struct {
 		name string

@@ -62,12 +62,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "typo of sandboxImage",
 			doc:  header + "kubernetes:\n  sandbox_image: registry.k8s.io/pause:3.10\n",
-			want: `node.yaml:5:3: kubernetes.sandbox_image: unknown field "sandbox_image" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, install, sandboxImage, artifacts, images, sysext (did you mean "sandboxImage"?)`,
+			want: `node.yaml:5:3: kubernetes.sandbox_image: unknown field "sandbox_image" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, install, bootstrap, sandboxImage, artifacts, images, sysext (did you mean "sandboxImage"?)`,
 		},
 		{
 			name: "wrong case of sandboxImage",
 			doc:  header + "kubernetes:\n  sandboximage: registry.k8s.io/pause:3.10\n",
-			want: `node.yaml:5:3: kubernetes.sandboximage: unknown field "sandboximage" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, install, sandboxImage, artifacts, images, sysext (did you mean "sandboxImage"?)`,
+			want: `node.yaml:5:3: kubernetes.sandboximage: unknown field "sandboximage" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, install, bootstrap, sandboxImage, artifacts, images, sysext (did you mean "sandboxImage"?)`,
 		},
 		{
 			name: "unknown artifact",

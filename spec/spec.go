@@ -83,10 +83,13 @@ func (s *Spec) Digest() string {
 // that a Kubernetes version bump keeps the cached OS disk, whose filesystem
 // UUID every ext4 metadata checksum depends on. Images differing only in
 // Kubernetes therefore share partition GUIDs and filesystem UUIDs, as every
-// VM started from one image does.
+// VM started from one image does. The bootstrap stays in: it is installed
+// in the OS layer.
 func (s *Spec) OSDigest() string {
 	os := *s
-	os.Image.Kubernetes = nil
+	if k := s.Image.Kubernetes; k != nil {
+		os.Image.Kubernetes = &Kubernetes{Bootstrap: k.Bootstrap}
+	}
 	return os.Digest()
 }
 

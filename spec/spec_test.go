@@ -83,7 +83,7 @@ func TestLoadGood(t *testing.T) {
 			OS: fullOS,
 			Kubernetes: &Kubernetes{
 				Version: "v1.36.3", Containerd: "2.3.2", Runc: "1.4.3", Crictl: "1.36.0",
-				CNI: "1.9.1", Source: "https://dl.k8s.io", Install: "sysext",
+				CNI: "1.9.1", Source: "https://dl.k8s.io", Install: "sysext", Bootstrap: "cloud-init",
 				SandboxImage: "registry.example.com/k8s/pause:3.10",
 				Sysext:       &Sysext{Format: "erofs", Updates: "https://updates.example.com/sysext/kubernetes/"},
 				Artifacts: &Artifacts{
@@ -165,11 +165,12 @@ func TestApplyDefaults(t *testing.T) {
 	}{
 		{
 			name:   "distro values fill empty fields",
-			in:     NodeImage{OS: OS{Files: []File{{Path: "/a"}}}, Kubernetes: &Kubernetes{}},
+			in:     NodeImage{OS: OS{Files: []File{{Path: "/a"}}}, Kubernetes: &Kubernetes{Version: "v1.35.1"}},
 			distro: Distro{Name: "ubuntu", Kernel: "linux-image-virtual", Bootloader: "grub", Cmdline: "quiet"},
 			want: NodeImage{
-				OS:         OS{Distro: "ubuntu", Kernel: "linux-image-virtual", Files: []File{{Path: "/a", Mode: "0644"}}},
-				Kubernetes: &Kubernetes{Install: "rootfs", SandboxImage: "registry.k8s.io/pause:3.10"},
+				OS: OS{Distro: "ubuntu", Kernel: "linux-image-virtual", Files: []File{{Path: "/a", Mode: "0644"}}},
+				Kubernetes: &Kubernetes{Version: "v1.35.1", Install: "rootfs", Bootstrap: "cloud-init",
+					SandboxImage: "registry.k8s.io/pause:3.10.1"},
 				Disk: Disk{Size: 8 * GiB, Boot: "uefi", Bootloader: "grub",
 					Root: RootFS{Filesystem: "ext4", Label: "root"}, Cmdline: "quiet"},
 			},
@@ -187,14 +188,14 @@ func TestApplyDefaults(t *testing.T) {
 			name: "values already set are kept",
 			in: NodeImage{
 				OS:         OS{Distro: "mine", Kernel: "k", Files: []File{{Path: "/a", Mode: "0600"}}},
-				Kubernetes: &Kubernetes{Install: "sysext", SandboxImage: "mirror.example/pause:3.9"},
+				Kubernetes: &Kubernetes{Install: "sysext", Bootstrap: "none", SandboxImage: "mirror.example/pause:3.9"},
 				Disk: Disk{Size: 2 * GiB, Boot: "bios", Bootloader: "grub",
 					Root: RootFS{Filesystem: "xfs", Label: "sys"}, Cmdline: "ro"},
 			},
 			distro: Distro{Name: "debian", Kernel: "linux-image-amd64", Bootloader: "systemd-boot", Cmdline: "console=ttyS0"},
 			want: NodeImage{
 				OS:         OS{Distro: "mine", Kernel: "k", Files: []File{{Path: "/a", Mode: "0600"}}},
-				Kubernetes: &Kubernetes{Install: "sysext", SandboxImage: "mirror.example/pause:3.9"},
+				Kubernetes: &Kubernetes{Install: "sysext", Bootstrap: "none", SandboxImage: "mirror.example/pause:3.9"},
 				Disk: Disk{Size: 2 * GiB, Boot: "bios", Bootloader: "grub",
 					Root: RootFS{Filesystem: "xfs", Label: "sys"}, Cmdline: "ro"},
 			},
@@ -259,21 +260,21 @@ func TestPosition(t *testing.T) {
 		{block, "os.x-note", Pos{}, false},
 		{block, "disk.size", Pos{26, 3}, true},
 		{k8s, "kubernetes", Pos{15, 1}, true},
-		{k8s, "kubernetes.sandboxImage", Pos{23, 3}, true},
-		{k8s, "kubernetes.artifacts", Pos{24, 3}, true},
-		{k8s, "kubernetes.artifacts.kubelet", Pos{25, 5}, true},
-		{k8s, "kubernetes.artifacts.kubelet.url", Pos{26, 7}, true},
-		{k8s, "kubernetes.artifacts.kubelet.sha256", Pos{27, 7}, true},
+		{k8s, "kubernetes.sandboxImage", Pos{24, 3}, true},
+		{k8s, "kubernetes.artifacts", Pos{25, 3}, true},
+		{k8s, "kubernetes.artifacts.kubelet", Pos{26, 5}, true},
+		{k8s, "kubernetes.artifacts.kubelet.url", Pos{27, 7}, true},
+		{k8s, "kubernetes.artifacts.kubelet.sha256", Pos{28, 7}, true},
 		// "    containerd: {sha256: ...}"
-		{k8s, "kubernetes.artifacts.containerd.sha256", Pos{28, 18}, true},
+		{k8s, "kubernetes.artifacts.containerd.sha256", Pos{29, 18}, true},
 		{k8s, "kubernetes.artifacts.containerd.url", Pos{}, false},
-		{k8s, "kubernetes.artifacts.cni.url", Pos{29, 11}, true},
+		{k8s, "kubernetes.artifacts.cni.url", Pos{30, 11}, true},
 		{k8s, "kubernetes.artifacts.runc", Pos{}, false},
 		// "  images: [kube-proxy, {name: pause, url: ...}]"
-		{k8s, "kubernetes.images[0]", Pos{30, 12}, true},
+		{k8s, "kubernetes.images[0]", Pos{31, 12}, true},
 		{k8s, "kubernetes.images[0].name", Pos{}, false},
-		{k8s, "kubernetes.images[1].url", Pos{30, 38}, true},
-		{k8s, "disk", Pos{32, 1}, true},
+		{k8s, "kubernetes.images[1].url", Pos{31, 38}, true},
+		{k8s, "disk", Pos{33, 1}, true},
 	}
 	for _, tt := range tests {
 		got, ok := tt.spec.Position(tt.field)
@@ -385,7 +386,10 @@ func TestArtifactsNullIsUnset(t *testing.T) {
 }
 
 func TestSandboxImage(t *testing.T) {
+	// kubeadm v1.31's pause image, for pinArgs' release; full-k8s.yaml
+	// pins v1.36.3, whose kubeadm asks for 3.10.2.
 	const def = "registry.k8s.io/pause:3.10"
+	const def136 = "registry.k8s.io/pause:3.10.2"
 	pinArgs := map[string]string{
 		"KUBERNETES_VERSION": "v1.31.2", "KUBERNETES_CONTAINERD": "1.7.22",
 		"KUBERNETES_RUNC": "1.1.14", "KUBERNETES_CRICTL": "1.31.1", "KUBERNETES_CNI": "1.5.1",
@@ -419,7 +423,7 @@ func TestSandboxImage(t *testing.T) {
 		{
 			name: "empty build arg falls back to the default", file: "full-k8s.yaml",
 			args: map[string]string{"KUBERNETES_SANDBOX_IMAGE": ""},
-			want: def, wantArg: "KUBERNETES_SANDBOX_IMAGE",
+			want: def136, wantArg: "KUBERNETES_SANDBOX_IMAGE",
 		},
 		{name: "default in a section created by build args", file: "full.yaml", args: pinArgs, want: def},
 		{

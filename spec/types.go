@@ -106,6 +106,10 @@ type Kubernetes struct {
 	CNI        string `yaml:"cni" json:"cni,omitempty"`
 	Source     string `yaml:"source" json:"source,omitempty"`
 	Install    string `yaml:"install" json:"install,omitempty"`
+	// Bootstrap is what turns the booted image into a cluster member:
+	// cloud-init, which runs the user-data of Cluster API's kubeadm
+	// bootstrap provider, or none for images joined by other means.
+	Bootstrap string `yaml:"bootstrap" json:"bootstrap,omitempty"`
 	// SandboxImage is the pause image containerd's CRI plugin pins.
 	SandboxImage string `yaml:"sandboxImage" json:"sandboxImage,omitempty"`
 	// Artifacts overrides where single artifacts come from, for mirrors that

@@ -291,8 +291,13 @@ func (v *validator) kubernetes(k *Kubernetes) {
 		}
 	}
 	v.choice("kubernetes.install", "install mode", k.Install, installModes)
+	v.choice("kubernetes.bootstrap", "bootstrap", k.Bootstrap, bootstraps)
 	if k.Sysext != nil {
 		v.sysext(k.Sysext, k.Install)
+	}
+	if k.SandboxImage == "" && k8sVersion.MatchString(k.Version) {
+		first, last := knownSandboxMinors()
+		v.fail("kubernetes.version", "strata does not know which pause image kubeadm %s uses (it knows v1.%d to v1.%d); set kubernetes.sandboxImage to the pause image `kubeadm config images list` prints", k.Version, first, last)
 	}
 	if k.SandboxImage != "" && !imageRefPattern.MatchString(k.SandboxImage) {
 		v.fail("kubernetes.sandboxImage", "invalid image reference %q; use a reference such as registry.k8s.io/pause:3.10", k.SandboxImage)
@@ -340,10 +345,13 @@ type choice struct {
 }
 
 var (
-	bootModes     = []choice{{"uefi", true}, {"bios", false}, {"hybrid", false}}
-	bootloaders   = []choice{{"systemd-boot", true}, {"grub", false}}
-	filesystems   = []choice{{"ext4", true}}
-	installModes  = []choice{{"rootfs", true}, {"sysext", true}}
+	bootModes    = []choice{{"uefi", true}, {"bios", false}, {"hybrid", false}}
+	bootloaders  = []choice{{"systemd-boot", true}, {"grub", false}}
+	filesystems  = []choice{{"ext4", true}}
+	installModes = []choice{{"rootfs", true}, {"sysext", true}}
+	// Ignition (Flatcar, Fedora CoreOS) is planned: a distro overlay
+	// names each bootstrap's packages, so it needs one there.
+	bootstraps    = []choice{{"cloud-init", true}, {"none", true}, {"ignition", false}}
 	sysextFormats = []choice{{"squashfs", true}, {"erofs", true}}
 )
 

@@ -28,8 +28,11 @@ mounted and no loop device is used.
 
 Inside BuildKit this runs with the merged rootfs mounted read-only; outside
 it, --rootfs may also be a tar file (extracting foreign owners and device
-nodes needs root). Identifiers derive from --seed and timestamps from
-SOURCE_DATE_EPOCH, so equal inputs give byte-identical images.`,
+nodes needs root). Timestamps come from SOURCE_DATE_EPOCH and identifiers
+(GPT GUIDs, filesystem UUID and hash seed, FAT volume ID) from --seed. With
+SOURCE_DATE_EPOCH set and no --seed, the identifiers derive from the inputs
+(the tree's names, owners, modes, xattrs and contents, and the flags), so
+equal inputs give byte-identical images; without either they are random.`,
 		Example: `  strata assemble --rootfs ./rootfs -o disk.raw --size 4GiB --seed "$(sha256sum node.yaml)"
   SOURCE_DATE_EPOCH=1700000000 strata assemble --rootfs rootfs.tar.gz -o disk.raw`,
 		Args: cobra.NoArgs,
@@ -72,7 +75,7 @@ SOURCE_DATE_EPOCH, so equal inputs give byte-identical images.`,
 	f.StringVarP(&o.output, "output", "o", "", "disk image to write (raw)")
 	f.StringVar(&o.size, "size", "8GiB", "whole disk size, a multiple of 1 MiB (e.g. 8GiB, 20G, 4096MiB, or bytes)")
 	f.StringVar(&o.espSize, "esp-size", "256MiB", "EFI System Partition size")
-	f.StringVar(&o.seed, "seed", "", "seed for disk/partition GUIDs and filesystem UUIDs, e.g. the spec digest (default: random)")
+	f.StringVar(&o.seed, "seed", "", "seed for disk/partition GUIDs and filesystem UUIDs, e.g. the spec digest (default: derived from the inputs when SOURCE_DATE_EPOCH is set, else random)")
 	f.StringVar(&o.cmdline, "cmdline", "", `kernel arguments after "root=PARTUUID=<root> rw"`)
 	f.StringVar(&o.rootLabel, "root-label", disk.DefaultRootLabel, "ext4 label (and GPT name) of the root partition")
 	f.StringVar(&o.title, "title", disk.DefaultTitle, "boot menu title of the loader entry")

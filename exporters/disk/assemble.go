@@ -12,8 +12,9 @@ import (
 type Result struct {
 	// Layout is the partition table that was written.
 	Layout Layout
-	// Seed is the seed identifiers were derived from (random when
-	// Options.Seed was empty).
+	// Seed is the seed identifiers were derived from: Options.Seed, or
+	// when that was empty, one derived from the inputs if Options.Epoch
+	// was set and a random one if not.
 	Seed string
 	// Epoch is the time written into the filesystems.
 	Epoch time.Time
@@ -32,7 +33,10 @@ type Result struct {
 // so a failed or killed run never leaves a partial output behind.
 func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Result, err error) {
 	opts = opts.withDefaults()
-	if opts.Seed == "" {
+	// A caller that fixes the epoch wants a reproducible image; without a
+	// seed of its own, the identifiers then come from the inputs.
+	seedFromInputs := opts.Seed == "" && !opts.Epoch.IsZero()
+	if opts.Seed == "" && !seedFromInputs {
 		opts.Seed = randomSeed()
 	}
 	if opts.Epoch.IsZero() {
@@ -56,6 +60,14 @@ func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Resu
 	tree, err := prepareTree(ctx, rootfs, work)
 	if err != nil {
 		return nil, err
+	}
+	if seedFromInputs {
+		if opts.Seed, err = inputSeed(ctx, tree, opts); err != nil {
+			return nil, err
+		}
+		if layout, err = PlanLayout(opts); err != nil {
+			return nil, err
+		}
 	}
 	treeInfo, err := os.Stat(tree)
 	if err != nil {

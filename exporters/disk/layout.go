@@ -60,8 +60,10 @@ type Options struct {
 	ESPSize int64
 	// Seed feeds every identifier on the disk (disk and partition GUIDs,
 	// ext4 UUID and hash seed, FAT volume ID), typically the spec digest.
-	// Assemble replaces an empty seed with a random one so two unseeded
-	// disks never share a PARTUUID.
+	// Assemble replaces an empty seed with one derived from the tree and
+	// the other options when Epoch is set (a reproducible build), and
+	// with a random one otherwise, so two unseeded disks never share a
+	// PARTUUID.
 	Seed string
 	// Cmdline is appended to "root=PARTUUID=<root partition GUID> rw".
 	Cmdline string

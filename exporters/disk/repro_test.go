@@ -134,3 +134,56 @@ func TestAssembleFailureLeavesNothing(t *testing.T) {
 	}
 	assertOnlyOutputs(t, dir)
 }
+
+// With an epoch and no seed, as `SOURCE_DATE_EPOCH=... strata assemble`
+// runs, the identifiers come from the inputs: equal trees give equal
+// images, and any change to the tree or the options gives other
+// identifiers.
+func TestAssembleSeedFromInputs(t *testing.T) {
+	requireTools(t, "mke2fs")
+	src := reproTree(t)
+	opts := Options{Size: 192 << 20, ESPSize: 64 << 20, Cmdline: "console=ttyS0", Epoch: fixtureEpoch}
+	dir := t.TempDir()
+	build := func(name string, o Options) (string, *Result) {
+		out := filepath.Join(dir, name)
+		res, err := Assemble(context.Background(), src, out, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sha256File(t, out), res
+	}
+
+	first, res := build("a.raw", opts)
+	if !strings.HasPrefix(res.Seed, "inputs:sha256:") {
+		t.Fatalf("seed %q, want one derived from the inputs", res.Seed)
+	}
+	if second, _ := build("b.raw", opts); second != first {
+		t.Fatalf("same tree and epoch without a seed, different images: %s vs %s", first, second)
+	}
+
+	hostname := filepath.Join(src, "etc/hostname")
+	must(t, os.WriteFile(hostname, []byte("strata-other\n"), 0o644))
+	_, changed := build("c.raw", opts)
+	if changed.Layout.RootFSUUID == res.Layout.RootFSUUID || changed.Layout.DiskGUID == res.Layout.DiskGUID {
+		t.Error("a changed file kept the identifiers")
+	}
+	must(t, os.WriteFile(hostname, []byte("strata-test\n"), 0o644))
+	must(t, os.Chmod(hostname, 0o600))
+	if _, r := build("d.raw", opts); r.Seed == res.Seed {
+		t.Error("a changed mode kept the seed")
+	}
+	must(t, os.Chmod(hostname, 0o644))
+	other := opts
+	other.Cmdline = "console=ttyS1"
+	if _, r := build("e.raw", other); r.Seed == res.Seed {
+		t.Error("a changed cmdline kept the seed")
+	}
+
+	unseeded := opts
+	unseeded.Epoch = time.Time{}
+	_, r1 := build("f.raw", unseeded)
+	_, r2 := build("g.raw", unseeded)
+	if !strings.HasPrefix(r1.Seed, "random:") || r1.Seed == r2.Seed {
+		t.Errorf("without an epoch the seeds are %q and %q, want two random ones", r1.Seed, r2.Seed)
+	}
+}

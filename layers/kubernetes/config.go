@@ -120,7 +120,11 @@ image-endpoint: unix:///run/containerd/containerd.sock
 timeout: 10
 `
 
-// The kernel settings kubeadm's preflight checks and most CNIs need.
+// The kernel settings kubeadm's preflight checks and most CNIs need, and
+// the ones image-builder gives every node: overcommit as kubelet expects
+// it, a node that reboots after a panic or an oops instead of hanging
+// half-alive, inotify limits for many pods' watchers, and BBR (the kernel
+// loads its module when the setting is applied).
 const (
 	modulesLoad = "# written by strata for Kubernetes\noverlay\nbr_netfilter\n"
 	sysctls     = `# written by strata for Kubernetes
@@ -128,8 +132,25 @@ net.bridge.bridge-nf-call-iptables = 1
 net.bridge.bridge-nf-call-ip6tables = 1
 net.ipv4.ip_forward = 1
 net.ipv6.conf.all.forwarding = 1
+net.ipv6.conf.all.disable_ipv6 = 0
+net.ipv4.tcp_congestion_control = bbr
+vm.overcommit_memory = 1
+kernel.panic = 10
+kernel.panic_on_oops = 1
+fs.inotify.max_user_instances = 8192
+fs.inotify.max_user_watches = 524288
 `
 )
+
+// cloudInitOrder makes cloud-init's config and final stages, where
+// Cluster API's kubeadm bootstrap runs its runcmd, wait for the container
+// runtime and for the pre-pulled images: kubeadm init would otherwise find
+// no CRI socket, or pull images an air-gapped node cannot reach.
+const cloudInitOrder = `# written by strata: kubeadm runs from cloud-init's runcmd
+[Unit]
+Wants=containerd.service
+After=containerd.service ` + ImportUnit + `
+`
 
 // configFiles lists the files the layer writes besides the downloads.
 func configFiles(k *spec.Kubernetes, envFile string) ([]spec.File, error) {
@@ -151,5 +172,17 @@ func configFiles(k *spec.Kubernetes, envFile string) ([]spec.File, error) {
 		{Path: "/etc/sysctl.d/99-kubernetes.conf", Mode: "0644", Content: sysctls},
 		{Path: "/etc/kubernetes-version", Mode: "0644", Content: k.Version + "\n"},
 		{Path: "/etc/kubernetes/manifests/.keep", Mode: "0644", Content: ""},
-	}, imageFiles(k)...), nil
+	}, append(bootstrapFiles(k), imageFiles(k)...)...), nil
+}
+
+// bootstrapFiles are what the layer adds for kubernetes.bootstrap; the OS
+// layer installs the bootstrap itself.
+func bootstrapFiles(k *spec.Kubernetes) []spec.File {
+	if k.Bootstrap != "cloud-init" {
+		return nil
+	}
+	return []spec.File{
+		{Path: "/etc/systemd/system/cloud-config.service.d/10-strata-kubernetes.conf", Mode: "0644", Content: cloudInitOrder},
+		{Path: "/etc/systemd/system/cloud-final.service.d/10-strata-kubernetes.conf", Mode: "0644", Content: cloudInitOrder},
+	}
 }

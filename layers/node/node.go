@@ -77,7 +77,7 @@ func Build(in Input) (Graph, error) {
 	g := Graph{Overlay: in.Distro.Graph(), Release: release(in)}
 	var err error
 	g.OS, err = oslayer.Build(oslayer.Input{Base: in.Base, OS: img.OS, Distro: in.Distro,
-		KubernetesNode: img.Kubernetes != nil, Locate: in.Locate})
+		KubernetesNode: img.Kubernetes != nil, Bootstrap: bootstrap(img), Locate: in.Locate})
 	if err != nil {
 		return Graph{}, fmt.Errorf("os layer: %w", err)
 	}
@@ -283,4 +283,13 @@ func located(in Input, field string) []llb.ConstraintsOpt {
 		return []llb.ConstraintsOpt{loc}
 	}
 	return nil
+}
+
+// bootstrap is the spec's kubernetes.bootstrap, which only a Kubernetes
+// node has.
+func bootstrap(img spec.NodeImage) string {
+	if img.Kubernetes == nil {
+		return ""
+	}
+	return img.Kubernetes.Bootstrap
 }

@@ -33,6 +33,8 @@ type Input struct {
 	// flag, not the kubernetes section, so Kubernetes versions never reach
 	// this graph.
 	KubernetesNode bool
+	// Bootstrap is kubernetes.bootstrap; "" or "none" installs nothing.
+	Bootstrap string
 	Locate         Locator
 }
 
@@ -95,6 +97,19 @@ func plan(in Input) ([]step, error) {
 			field: "kubernetes",
 			apply: func(st llb.State, o ...llb.ConstraintsOpt) llb.State {
 				return family.Install(st, nodePkgs, cacheNS, o...)
+			},
+		})
+	}
+	if in.KubernetesNode && in.Bootstrap != "" && in.Bootstrap != "none" {
+		b, ok := in.Distro.Bootstraps[in.Bootstrap]
+		if !ok {
+			return nil, fmt.Errorf("distro %q has no %s bootstrap; set kubernetes.bootstrap: none", in.Distro.Defaults.Name, in.Bootstrap)
+		}
+		steps = append(steps, step{
+			name:  "install bootstrap " + in.Bootstrap + ": " + strings.Join(b.Packages, " "),
+			field: "kubernetes.bootstrap",
+			apply: func(st llb.State, o ...llb.ConstraintsOpt) llb.State {
+				return family.Install(st, b.Packages, cacheNS, o...)
 			},
 		})
 	}

@@ -27,15 +27,32 @@ type Distro struct {
 	// Files are the overlay graph's content: config that makes the OS behave
 	// as a VM (network, host keys), kept apart so the OS graph stays generic.
 	Files []spec.File
+	// Links are symlinks the overlay graph writes beside Files.
+	Links []Link
 	// KubernetesPackages are what a Kubernetes node needs from the distro
 	// (kubeadm's preflight tools, runc's libraries); installed only when the
 	// spec has a kubernetes section, and independent of its versions.
 	KubernetesPackages []string
+	// Bootstraps are what each kubernetes.bootstrap other than none
+	// installs, keyed by its name; a bootstrap the distro lacks is an
+	// error.
+	Bootstraps map[string]Bootstrap
 	// KubeletEnvFile is where the distro keeps KUBELET_EXTRA_ARGS.
 	KubeletEnvFile string
 	// Initrd is how the distro adds drivers to its initrd, for the
 	// providers whose disks need them at boot.
 	Initrd Initrd
+}
+
+// Bootstrap is one way a node becomes a cluster member on first boot.
+type Bootstrap struct {
+	// Packages are installed in the OS layer of a Kubernetes node.
+	Packages []string
+}
+
+// Link is a symlink at Path pointing at Target.
+type Link struct {
+	Path, Target string
 }
 
 // Initrd names the distro's initrd generator's knobs.

@@ -18,12 +18,23 @@ func init() {
 		// A container base has no init, no udev and no initramfs generator;
 		// systemd-boot-efi carries only the EFI binary, which the assembler
 		// copies to the ESP (the systemd-boot package would run bootctl).
-		BootPackages: []string{"systemd-sysv", "udev", "initramfs-tools", "systemd-boot-efi", "e2fsprogs", "iproute2"},
-		Services:     []string{"systemd-networkd"},
+		// systemd-resolved takes the DNS servers systemd-networkd learns
+		// by DHCP; Debian splits it out of systemd since bookworm.
+		BootPackages: []string{"systemd-sysv", "udev", "initramfs-tools", "systemd-boot-efi", "e2fsprogs", "iproute2", "systemd-resolved"},
+		Services:     []string{"systemd-networkd", "systemd-resolved"},
 		// kubeadm's preflight looks for these; runc needs libseccomp, and
 		// containerd loads its AppArmor profile with apparmor_parser.
+		// chrony and auditd are image-builder's: a cluster's certificates
+		// and etcd need the clock in step, and an audit trail is part of
+		// every hardening guide. Both enable themselves when installed.
 		KubernetesPackages: []string{"conntrack", "iptables", "ebtables", "ethtool", "socat",
-			"libseccomp2", "apparmor", "ca-certificates"},
+			"libseccomp2", "apparmor", "ca-certificates", "chrony", "auditd"},
+		// growpart (cloud-guest-utils) lets cloud-init grow the root
+		// partition to the VM's disk; cloud-init's default user is given
+		// sudo, which a container base lacks.
+		Bootstraps: map[string]overlays.Bootstrap{
+			"cloud-init": {Packages: []string{"cloud-init", "cloud-guest-utils", "sudo"}},
+		},
 		KubeletEnvFile: "/etc/default/kubelet",
 		Initrd:         overlays.Initrd{ModulesFile: "/etc/initramfs-tools/modules", Rebuild: "update-initramfs -u -k all"},
 		Files: []spec.File{
@@ -40,5 +51,11 @@ func init() {
 			// pods cannot start without it.
 			{Path: "/etc/hosts", Mode: "0644", Content: "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n"},
 		},
+		// The resolver configuration is the booted node's, never the build
+		// host's: a base image may carry the host's file (mmdebstrap copies
+		// it in), and build steps cannot replace it, since BuildKit mounts
+		// its own over it. kubeadm sees the stub and points kubelet at
+		// resolved's upstream list instead.
+		Links: []overlays.Link{{Path: "/etc/resolv.conf", Target: "../run/systemd/resolve/stub-resolv.conf"}},
 	})
 }
