@@ -47,9 +47,15 @@ func bootImageAndExpect(t *testing.T, disk, format, logName string, expect, fail
 // "Switched to clocksource hpet") is booted once more; a second stall fails.
 func bootWith(t *testing.T, o qemu.Options, logName string, expect, fail []string) {
 	t.Helper()
+	bootWithin(t, o, 12*time.Minute, logName, expect, fail)
+}
+
+// bootWithin is bootWith for a boot that may take up to timeout.
+func bootWithin(t *testing.T, o qemu.Options, timeout time.Duration, logName string, expect, fail []string) {
+	t.Helper()
 	consoleLog := filepath.Join(env.workDir, logName)
 	o.Network = true
-	o.Timeout = 12 * time.Minute
+	o.Timeout = timeout
 	o.StallTimeout = bootStall
 	o.ConsoleLog = consoleLog
 	o.Expect = expect

@@ -177,3 +177,44 @@ func bootSysextNode(t *testing.T, r *release, disk, logName string) {
 		"node-check done",
 	}, []string{"node-check FAILED"})
 }
+
+// TestKubernetesSysextUpdatesTransfer: with kubernetes.sysext.updates, the
+// disk carries the systemd-sysupdate transfer that follows the image's
+// patch releases from that source into the store and the merge link.
+// Nothing here runs systemd-sysupdate: Debian 12 does not package it.
+func TestKubernetesSysextUpdatesTransfer(t *testing.T) {
+	r, srv := requireRelease(t)
+	const updates = "https://updates.example/k8s/"
+	data, err := os.ReadFile(filepath.Join(env.repo, k8sSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(data), "\nkubernetes:\n", "\nkubernetes:\n  sysext: {updates: \""+updates+"\"}\n", 1)
+	if doc == string(data) {
+		t.Fatalf("%s has no top-level kubernetes: line", k8sSpec)
+	}
+	specPath := filepath.Join(t.TempDir(), "k8s-updates.yaml")
+	if err := os.WriteFile(specPath, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	log, err := strataBuild(specPath, "disk", out, append(versionArgs(r, srv.URL()), "--build-arg", "KUBERNETES_INSTALL=sysext")...)
+	if err != nil {
+		t.Fatalf("strata build: %v\n%s", err, tail(log, 60))
+	}
+	disk := filepath.Join(out, "disk.raw")
+	table := sfdisk(t, disk)
+	root := extract(t, disk, table.Partitions[1].Start, table.Partitions[1].Size)
+	minor := r.Kubernetes[:strings.LastIndex(r.Kubernetes, ".")+1]
+	transfer := debugfs(t, root, "cat /etc/sysupdate.kubernetes.d/kubernetes.transfer")
+	for _, want := range []string{
+		"Verify=yes",
+		"[Source]\nType=url-file\nPath=" + updates + "\nMatchPattern=kubernetes-" + minor + "@v-x86-64.raw",
+		"[Target]\nType=regular-file\nPath=/var/lib/strata/extensions\n",
+		"CurrentSymlink=/var/lib/extensions/kubernetes.raw",
+	} {
+		if !strings.Contains(transfer, want) {
+			t.Errorf("the disk's transfer file lacks %q:\n%s", want, transfer)
+		}
+	}
+}

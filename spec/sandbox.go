@@ -18,6 +18,7 @@ var pauseVersions = map[int]string{
 	34: "3.10.1",
 	35: "3.10.1",
 	36: "3.10.2",
+	37: "3.10.2",
 }
 
 // SandboxImageFor is the pause image kubeadm of Kubernetes version (such as

@@ -48,6 +48,9 @@ type Options struct {
 	// Bus is how the guest sees the disk: "virtio" (default) or "nvme",
 	// as EC2's Nitro instances and GCE's newer machines present it.
 	Bus string
+	// ReadOnlyDrives are raw images attached after Disk as read-only
+	// virtio drives, such as a NoCloudSeed.
+	ReadOnlyDrives []string
 	// Memory is QEMU's -m value; default "2048" (MiB).
 	Memory string
 	// CPUs is the number of virtual CPUs; default 2.
@@ -163,6 +166,9 @@ func (o Options) args(code, vars string) []string {
 		args = append(args, "-drive", drive("if=none,id=disk0"), "-device", "nvme,drive=disk0,serial=strata0")
 	} else {
 		args = append(args, "-drive", drive("if=virtio"))
+	}
+	for _, d := range o.ReadOnlyDrives {
+		args = append(args, "-drive", "file="+escapeOpt(d)+",if=virtio,format=raw,readonly=on")
 	}
 	if o.Network {
 		args = append(args, "-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0,romfile=")
