@@ -1,0 +1,129 @@
+package checks
+
+import (
+	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/strata-dev/strata/spec"
+)
+
+func strp(s string) *string { return &s }
+
+func TestParseEveryKind(t *testing.T) {
+	s, err := Load("testdata/every-kind.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		line   int
+		name   string
+		assert Assertion
+	}{
+		{9, "", File{Path: "/etc/hostname", Type: "file", Mode: "0644", Owner: "root", Group: "0", Contains: []string{"node"}, NotContains: []string{"localhost"}}},
+		{16, "", File{Path: "/etc/resolv.conf", Target: strp("../run/systemd/resolve/stub-resolv.conf")}},
+		{18, "", File{Path: "/etc/ssh/ssh_host_*_key", Absent: true}},
+		{20, "", File{Path: "/etc/machine-id", Equals: strp("")}},
+		{22, "", File{Path: "/usr/bin/kubelet", SHA256: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", Mode: "0755"}},
+		{25, "", Package{Name: "containerd", VersionPrefix: "1.6."}},
+		{27, "", Package{Name: "telnet", Absent: true}},
+		{29, "", Service{Unit: "kubelet"}},
+		{30, "", Service{Unit: "apt-daily.timer", State: []string{"disabled", "masked"}}},
+		{32, "", Sysctl{Key: "net.ipv4.ip_forward", Value: "1"}},
+		{34, "", Module{Name: "br_netfilter"}},
+		{35, "serial console", Cmdline{Arg: "console=ttyS0"}},
+		{37, "", Cmdline{Arg: "quiet", Absent: true}},
+		{39, "", Module{Name: "overlay"}},
+	}
+	if len(s.Checks) != len(want) {
+		t.Fatalf("%d checks, want %d", len(s.Checks), len(want))
+	}
+	for i, w := range want {
+		c := s.Checks[i]
+		if !reflect.DeepEqual(c.Assert, w.assert) {
+			t.Errorf("check %d: %#v\nwant %#v", i, c.Assert, w.assert)
+		}
+		if src := "testdata/every-kind.yaml:" + itoa(w.line); c.Source != src {
+			t.Errorf("check %d: source %q, want %q", i, c.Source, src)
+		}
+		if c.Name != w.name {
+			t.Errorf("check %d: name %q, want %q", i, c.Name, w.name)
+		}
+	}
+	h := HygieneOptions{Skip: []string{"apt-lists"}, VarLogLimit: 300 << 20, SecretScanMaxFile: 64 << 20}
+	if !reflect.DeepEqual(s.Hygiene, h) {
+		t.Errorf("hygiene %+v, want %+v", s.Hygiene, h)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestParseAnchors(t *testing.T) {
+	s, err := Parse("c.yaml", []byte("checks:\n  - file: /etc/a\n    mode: &m \"0600\"\n    contains: &words [x, y]\n  - file: /etc/b\n    mode: *m\n    contains: *words\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := s.Checks[1].Assert.(File)
+	if b.Mode != "0600" || len(b.Contains) != 2 {
+		t.Errorf("aliases: %+v", b)
+	}
+}
+
+// TestParseErrors: each bad file is refused with the position of what is
+// wrong and words that say what.
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string // "line:col: words", one per expected error
+	}{
+		{"unknown kind", "checks:\n  - fiel: /etc/x\n", []string{"2:5: checks[0]: no kind: an entry starts with one of file:, package:"}},
+		{"unknown field", "checks:\n  - file: /etc/x\n    mod: \"0644\"\n", []string{`3:5: checks[0].mod: unknown field "mod"; allowed here: file, name, absent, type, mode`}},
+		{"two kinds", "checks:\n  - file: /etc/x\n    package: curl\n", []string{"3:5: checks[0]: one check per entry: file: and package: are both here"}},
+		{"bad mode", "checks:\n  - file: /etc/x\n    mode: \"0999\"\n", []string{`3:11: checks[0].mode: mode "0999" is not an octal mode`}},
+		{"bad type", "checks:\n  - file: /etc/x\n    type: dir\n", []string{`3:11: checks[0].type: type "dir" is not one of file, directory`}},
+		{"relative path", "checks:\n  - file: etc/x\n", []string{`2:5: checks[0]: path "etc/x" must be absolute`}},
+		{"absent and mode", "checks:\n  - file: /etc/x\n    absent: true\n    mode: \"0644\"\n", []string{"2:5: checks[0]: absent cannot be combined"}},
+		{"absent not a bool", "checks:\n  - package: curl\n    absent: yes\n", []string{`3:13: checks[0].absent: must be true or false, got "yes"`}},
+		{"bad state", "checks:\n  - service: kubelet\n    state: [enabled, running]\n", []string{`3:22: checks[0].state: state "running" is not one of enabled`}},
+		{"bad regexp", "checks:\n  - package: curl\n    versionMatches: \"7.(\"\n", []string{"3:21: checks[0].versionMatches: versionMatches \"7.(\": error parsing regexp"}},
+		{"two versions", "checks:\n  - package: curl\n    version: \"1\"\n    versionPrefix: \"1.\"\n", []string{"2:5: checks[0]: use one of version, versionPrefix and versionMatches"}},
+		{"sysctl without value", "checks:\n  - sysctl: net.ipv4.ip_forward\n", []string{"2:5: checks[0]: sysctl: needs value:"}},
+		{"bad sha256", "checks:\n  - file: /etc/x\n    sha256: abc\n", []string{`3:13: checks[0].sha256: sha256 "abc" is not 64 hex digits`}},
+		{"list for a string", "checks:\n  - file: /etc/x\n    mode: [\"0644\"]\n", []string{"3:11: checks[0].mode: must be a string, got a list"}},
+		{"null subject", "checks:\n  - file:\n", []string{"2:10: checks[0].file: must be a string, got nothing (null)"}},
+		{"duplicate field", "checks:\n  - file: /etc/x\n    mode: \"0644\"\n    mode: \"0600\"\n", []string{`4:5: checks[0].mode: duplicate field "mode"`}},
+		{"entry not a mapping", "checks:\n  - /etc/x\n", []string{"2:5: checks[0]: must be a mapping such as {file: /etc/hostname}"}},
+		{"checks not a list", "checks:\n  file: /etc/x\n", []string{"2:3: checks: must be a list of checks, got a mapping"}},
+		{"a node spec", "apiVersion: strata.dev/v1alpha1\nkind: NodeImage\nchecks: []\n", []string{"2:7: kind: must be Checks: this is a NodeImage, not a check file"}},
+		{"unknown hygiene check", "hygiene:\n  skip: [ssh-keys]\n", []string{`2:10: hygiene.skip: "ssh-keys" is no hygiene check; they are ssh-host-keys`}},
+		{"bad size", "hygiene:\n  varLogLimit: 200MB\n", []string{"2:16: hygiene.varLogLimit: "}},
+		{"unknown top-level", "check:\n  - file: /etc/x\n", []string{`1:1: check: unknown field "check"; allowed here: apiVersion, kind, hygiene, checks`, "1:1: no checks"}},
+		{"every error at once", "checks:\n  - file: /etc/x\n    mode: \"9\"\n  - service: x\n    state: on\n", []string{"3:11: checks[0].mode", "5:12: checks[1].state"}},
+		{"empty file", "", []string{"1:1: the file holds no YAML document"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var list spec.ErrorList
+			if !errors.As(err, &list) {
+				var one *spec.Error
+				if !errors.As(err, &one) {
+					t.Fatalf("error %T %v is no spec.Error", err, err)
+				}
+				list = spec.ErrorList{one}
+			}
+			if len(list) != len(tc.want) {
+				t.Errorf("%d errors, want %d:\n%v", len(list), len(tc.want), err)
+			}
+			for i, w := range tc.want {
+				if i < len(list) && !strings.HasPrefix(list[i].Error(), "c.yaml:"+w) {
+					t.Errorf("error %d:\n got %s\nwant c.yaml:%s...", i, list[i].Error(), w)
+				}
+			}
+		})
+	}
+}
