@@ -31,6 +31,12 @@ type release struct {
 	// The pause image tarball's URL path and name (images_test.go).
 	PausePath  string `json:"pausePath"`
 	PauseImage string `json:"pauseImage"`
+	// The etcd and CoreDNS image tarballs' URL paths and names, at the
+	// versions kubeadm of Kubernetes deploys (capi_test.go).
+	EtcdPath     string `json:"etcdPath"`
+	EtcdImage    string `json:"etcdImage"`
+	CorednsPath  string `json:"corednsPath"`
+	CorednsImage string `json:"corednsImage"`
 }
 
 var k8sRelease = sync.OnceValues(func() (*release, error) {
@@ -164,6 +170,18 @@ func TestKubernetesNodeBoots(t *testing.T) {
 		"node-check ok: sysctl_is net.ipv6.conf.all.forwarding 1",
 		"node-check ok: grep -qw ^br_netfilter /proc/modules",
 		"node-check ok: grep -qw ^overlay /proc/modules",
+		"node-check ok: sysctl_is vm.overcommit_memory 1",
+		"node-check ok: sysctl_is kernel.panic 10",
+		"node-check ok: sysctl_is kernel.panic_on_oops 1",
+		"node-check ok: sysctl_is net.ipv4.tcp_congestion_control bbr",
+		"node-check ok: sysctl_is fs.inotify.max_user_watches 524288",
+		"node-check ok: systemctl is-active chrony",
+		"node-check ok: systemctl is-active auditd",
+		"node-check ok: systemctl is-active systemd-resolved",
+		"node-check ok: test ../run/systemd/resolve/stub-resolv.conf = ../run/systemd/resolve/stub-resolv.conf",
+		"node-check ok: test -s /boot/config-", // the running kernel's version follows
+		"node-check ok: test -x /usr/bin/cloud-init",
+		"node-check ok: test -x /usr/bin/growpart",
 		"node-check kubelet-version: Kubernetes " + r.Kubernetes,
 		"node-check done",
 	}, []string{"node-check FAILED"})

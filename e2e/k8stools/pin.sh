@@ -5,6 +5,10 @@
 #   e2e/k8stools/pin.sh v1.36.3            # the release the node is built at
 #   e2e/k8stools/pin.sh v1.36.2 previous   # the one a version bump starts from
 #
+# The first form also rewrites controlplane/, which pins the same release
+# for kube-apiserver, kube-controller-manager and kube-scheduler: a module
+# of its own, so their extra requirements (go-oidc, kube-aggregator, ...)
+# do not change this one's go.sum and with it the cached kubelet build.
 # The second form rewrites the module in previous/ instead: the fixture
 # serves both releases, so the e2e tier can bump kubernetes.version between
 # two real ones. Keep previous one patch release behind, in the same minor,
@@ -21,8 +25,10 @@
 # apply only in the main module, and the binaries should behave as
 # upstream's do.
 #
-# crictl has a module of its own, crictl/; move it with
-#   (cd e2e/k8stools/crictl && go get sigs.k8s.io/cri-tools@vX.Y.Z && go mod tidy)
+# crictl, etcd and CoreDNS have modules of their own, crictl/, etcd/ and
+# coredns/; move each with go get and go mod tidy (its go.mod says how).
+# mkartifacts refuses etcd and CoreDNS versions other than the ones
+# kubeadm of the pinned release names, so bump them with Kubernetes.
 set -euo pipefail
 
 version=${1:?usage: pin.sh vMAJOR.MINOR.PATCH [previous]}
@@ -30,34 +36,43 @@ moddir=${2:-.}
 [[ $version =~ ^v1\.([0-9]+)\.([0-9]+)$ ]] || { echo "not a release version: $version" >&2; exit 2; }
 staging=v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}
 [[ $moddir == . || $moddir == previous ]] || { echo "unknown module: $moddir (want previous, or nothing)" >&2; exit 2; }
-
-cd "$(dirname "$0")/$moddir"
+moddirs=("$moddir")
+[[ $moddir == . ]] && moddirs+=(controlplane)
 command -v jq >/dev/null || { echo "pin.sh needs jq (apt-get install jq)" >&2; exit 1; }
+here=$(cd "$(dirname "$0")" && pwd)
 
-gomod=$(go mod download -json "k8s.io/kubernetes@$version" | jq -r '.GoMod // empty')
-[[ -n $gomod ]] || { echo "cannot download k8s.io/kubernetes@$version" >&2; exit 1; }
-upstream=$(go mod edit -json "$gomod")
+pin() (
+	cd "$here/$1"
 
-# Start from a clean slate, so modules dropped upstream lose their replace
-# and godebug keys dropped upstream go too.
-for old in $(go mod edit -json | jq -r '.Replace[]?.Old.Path'); do
-	go mod edit -dropreplace "$old"
-done
-for old in $(go mod edit -json | jq -r '.GoDebug[]?.Key'); do
-	go mod edit -dropgodebug "$old"
-done
+	gomod=$(go mod download -json "k8s.io/kubernetes@$version" | jq -r '.GoMod // empty')
+	[[ -n $gomod ]] || { echo "cannot download k8s.io/kubernetes@$version" >&2; exit 1; }
+	upstream=$(go mod edit -json "$gomod")
 
-{
-	echo
-	echo "// The staging modules k8s.io/kubernetes $version replaces with ./staging,"
-	echo "// at their published versions. Written by pin.sh; do not edit by hand."
-	echo "replace ("
-	jq -r --arg v "$staging" '.Replace[] | select(.New.Path | startswith("./staging/"))
-		| "\t\(.Old.Path) => \(.Old.Path) \($v)"' <<<"$upstream"
-	echo ")"
-} >>go.mod
-for kv in $(jq -r '.GoDebug[]? | "\(.Key)=\(.Value)"' <<<"$upstream"); do
-	go mod edit -godebug "$kv"
+	# Start from a clean slate, so modules dropped upstream lose their replace
+	# and godebug keys dropped upstream go too.
+	for old in $(go mod edit -json | jq -r '.Replace[]?.Old.Path'); do
+		go mod edit -dropreplace "$old"
+	done
+	for old in $(go mod edit -json | jq -r '.GoDebug[]?.Key'); do
+		go mod edit -dropgodebug "$old"
+	done
+
+	{
+		echo
+		echo "// The staging modules k8s.io/kubernetes $version replaces with ./staging,"
+		echo "// at their published versions. Written by pin.sh; do not edit by hand."
+		echo "replace ("
+		jq -r --arg v "$staging" '.Replace[] | select(.New.Path | startswith("./staging/"))
+			| "\t\(.Old.Path) => \(.Old.Path) \($v)"' <<<"$upstream"
+		echo ")"
+	} >>go.mod
+	for kv in $(jq -r '.GoDebug[]? | "\(.Key)=\(.Value)"' <<<"$upstream"); do
+		go mod edit -godebug "$kv"
+	done
+	go mod edit -fmt -go "$(jq -r .Go <<<"$upstream")" -require "k8s.io/kubernetes@$version"
+	go mod tidy
+)
+
+for m in "${moddirs[@]}"; do
+	pin "$m"
 done
-go mod edit -fmt -go "$(jq -r .Go <<<"$upstream")" -require "k8s.io/kubernetes@$version"
-go mod tidy

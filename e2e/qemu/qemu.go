@@ -45,8 +45,11 @@ type Options struct {
 	// Format is the QEMU format name of Disk: "raw" (default), "qcow2",
 	// "vpc" or "vmdk".
 	Format string
-	// Bus is how the guest sees the disk: "virtio" (default) or "nvme",
-	// as EC2's Nitro instances and GCE's newer machines present it.
+	// Bus is how the guest sees the disk: "virtio" (default); "nvme", as
+	// EC2's Nitro instances and GCE's newer machines present it; "scsi",
+	// or "scsi", a virtio-scsi controller as GCE's other machines have.
+	// VMware's pvscsi and LSI SAS controllers are emulated by QEMU, but
+	// Debian's OVMF has no driver for either, so nothing boots from them.
 	Bus string
 	// ReadOnlyDrives are raw images attached after Disk as read-only
 	// virtio drives, such as a NoCloudSeed.
@@ -113,7 +116,7 @@ func (o Options) withDefaults() (Options, error) {
 	switch o.Bus {
 	case "":
 		o.Bus = "virtio"
-	case "virtio", "nvme":
+	case "virtio", "nvme", "scsi":
 	default:
 		return o, fmt.Errorf("qemu: unsupported disk bus %q", o.Bus)
 	}
@@ -162,9 +165,13 @@ func (o Options) args(code, vars string) []string {
 	drive := func(iface string) string {
 		return "file=" + escapeOpt(o.Disk) + "," + iface + ",format=" + o.Format + ",snapshot=on"
 	}
-	if o.Bus == "nvme" {
+	switch o.Bus {
+	case "nvme":
 		args = append(args, "-drive", drive("if=none,id=disk0"), "-device", "nvme,drive=disk0,serial=strata0")
-	} else {
+	case "scsi":
+		args = append(args, "-device", "virtio-scsi-pci,id=scsi0",
+			"-drive", drive("if=none,id=disk0"), "-device", "scsi-hd,bus=scsi0.0,drive=disk0")
+	default:
 		args = append(args, "-drive", drive("if=virtio"))
 	}
 	for _, d := range o.ReadOnlyDrives {

@@ -402,3 +402,15 @@ func TestArgsNVMe(t *testing.T) {
 		t.Error("Bus ide was accepted")
 	}
 }
+
+func TestArgsSCSI(t *testing.T) {
+	o, err := Options{Disk: "/d.raw", Bus: "scsi"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(o.args("/c", "/v"), " ")
+	want := "-device virtio-scsi-pci,id=scsi0 -drive file=/d.raw,if=none,id=disk0,format=raw,snapshot=on -device scsi-hd,bus=scsi0.0,drive=disk0"
+	if !strings.Contains(line, want) || strings.Contains(line, "if=virtio") {
+		t.Errorf("Bus scsi: command line lacks %q:\n%s", want, line)
+	}
+}

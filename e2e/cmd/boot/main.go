@@ -25,6 +25,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func main() {
 	console := flag.String("console", "", "write the serial console here")
 	format := flag.String("format", "raw", "disk format: raw, qcow2, vpc, vmdk")
+	bus := flag.String("bus", "virtio", "disk bus: virtio, nvme or scsi (virtio-scsi)")
 	timeout := flag.Duration("timeout", 12*time.Minute, "give up after this long (TCG emulation is slow)")
 	stall := flag.Duration("stall", 4*time.Minute, "boot once more if the console is silent this long (a TCG guest now and then freezes early in its boot); 0: never")
 	verbose := flag.Bool("v", false, "copy the console to stderr as it comes")
@@ -39,7 +40,7 @@ func main() {
 		expect = listFlag{"Linux version", "Multi-User System", "strata-ready: booted"}
 	}
 	opts := qemu.Options{
-		Disk: flag.Arg(0), Format: *format, Timeout: *timeout, StallTimeout: *stall, ConsoleLog: *console, Network: true,
+		Disk: flag.Arg(0), Format: *format, Bus: *bus, Timeout: *timeout, StallTimeout: *stall, ConsoleLog: *console, Network: true,
 		Expect: expect, Fail: []string{"Kernel panic", "emergency mode"},
 	}
 	if *verbose {

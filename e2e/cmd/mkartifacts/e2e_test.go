@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,9 +45,10 @@ func TestFixtureE2E(t *testing.T) {
 	at := func(urlPath string) string { return filepath.Join(fx.Dir, filepath.FromSlash(urlPath)) }
 
 	artifacts := verifyTree(t, fx.Dir)
-	// containerd, runc, crictl, CNI, kubelet, kubeadm, kubectl twice, and two images.
-	if len(artifacts) != 12 {
-		t.Errorf("%d artifacts in the tree, want 12: %q", len(artifacts), artifacts)
+	// containerd, runc, crictl, CNI, kubelet, kubeadm, kubectl twice, and
+	// the images: four beside the binaries, pause, etcd and CoreDNS.
+	if len(artifacts) != 17 {
+		t.Errorf("%d artifacts in the tree, want 17: %q", len(artifacts), artifacts)
 	}
 
 	// Unpack the tarballs as the node image build will.
@@ -107,6 +109,11 @@ func TestFixtureE2E(t *testing.T) {
 		// The images' binaries, from inside the image tarballs.
 		{extractFromImage(t, at(fx.KubeBinary("kube-proxy.tar")), "usr/local/bin/kube-proxy"), []string{"--version"}, "Kubernetes " + fx.Kubernetes + "\n"},
 		{extractFromImage(t, at(fx.PausePath), "pause"), []string{"-v"}, "pause.c v" + strings.TrimPrefix(fx.PauseImage, "registry.k8s.io/pause:") + "-" + fx.Kubernetes + "\n"},
+		{extractFromImage(t, at(fx.KubeBinary("kube-apiserver.tar")), "usr/local/bin/kube-apiserver"), []string{"--version"}, "Kubernetes " + fx.Kubernetes + "\n"},
+		{extractFromImage(t, at(fx.KubeBinary("kube-controller-manager.tar")), "usr/local/bin/kube-controller-manager"), []string{"--version"}, "Kubernetes " + fx.Kubernetes + "\n"},
+		{extractFromImage(t, at(fx.KubeBinary("kube-scheduler.tar")), "usr/local/bin/kube-scheduler"), []string{"--version"}, "Kubernetes " + fx.Kubernetes + "\n"},
+		{extractFromImage(t, at(fx.EtcdPath), "usr/local/bin/etcd"), []string{"--version"}, "etcd Version: " + etcdVersionOf(fx.EtcdImage) + "\n"},
+		{extractFromImage(t, at(fx.CorednsPath), "coredns"), []string{"-version"}, "CoreDNS-" + strings.TrimPrefix(fx.CorednsImage, "registry.k8s.io/coredns/coredns:v") + "\n"},
 	} {
 		out, err := exec.CommandContext(ctx, tc.bin, tc.args...).CombinedOutput()
 		if err != nil {
@@ -118,13 +125,34 @@ func TestFixtureE2E(t *testing.T) {
 		}
 	}
 
+	// The images are the ones kubeadm of the release pulls: the release's
+	// under the names the import adds, etcd, CoreDNS and pause as they are.
+	out, err := exec.CommandContext(ctx, at(fx.KubeBinary("kubeadm")), "config", "images", "list", "--kubernetes-version", fx.Kubernetes).CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubeadm config images list: %v\n%s", err, out)
+	}
+	served := []string{fx.PauseImage, fx.EtcdImage, fx.CorednsImage}
+	for _, ri := range releaseImages {
+		_, name := releaseImageTags(ri.name, fx.Kubernetes)
+		served = append(served, name)
+	}
+	pulls := strings.Fields(string(out))
+	if len(pulls) < len(served) {
+		t.Errorf("kubeadm config images list names %q; want at least the %d images served", pulls, len(served))
+	}
+	for _, img := range pulls {
+		if !slices.Contains(served, img) {
+			t.Errorf("kubeadm %s pulls %s, which the tree does not serve (it serves %q)", fx.Kubernetes, img, served)
+		}
+	}
+
 	// The command itself: one JSON line on stdout, naming the same tree,
 	// and a cache hit this time.
 	cmd := exec.CommandContext(ctx, "go", "run", ".", "-cache", cache)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start = time.Now()
-	out, err := cmd.Output()
+	out, err = cmd.Output()
 	if err != nil {
 		t.Fatalf("go run . -cache %s: %v\n%s", cache, err, stderr.String())
 	}
@@ -144,6 +172,14 @@ func TestFixtureE2E(t *testing.T) {
 	if !strings.Contains(stderr.String(), "cache hit") {
 		t.Errorf("second run did not hit the cache:\n%s", stderr.String())
 	}
+}
+
+// etcdVersionOf is the etcd version an etcd image's tag names, without
+// the image revision: 3.6.8 for registry.k8s.io/etcd:3.6.8-0.
+func etcdVersionOf(image string) string {
+	_, tag, _ := strings.Cut(image, ":")
+	version, _, _ := strings.Cut(tag, "-")
+	return version
 }
 
 // checkAMD64Executable fails unless path is an x86-64 ELF program: a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"log"
 	"os"
@@ -12,21 +11,28 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/strata-dev/strata/e2e/releaseserver"
 )
 
 // The tree also serves image tarballs for kubernetes.images, built here
-// from the same pinned sources as the binaries:
+// from the same pinned sources as the binaries: the whole control plane
+// `kubeadm config images list` names for the release, so that kubeadm init
+// runs offline. Each holds the real program, at the version upstream's
+// image of that name holds; none is upstream's image, and each says so in
+// its history entry:
 //
-//   - kube-proxy.tar, beside the binaries with its .sha256 and .sha512 as
-//     dl.k8s.io publishes it, tagged registry.k8s.io/kube-proxy-amd64:vX.Y.Z
-//     as upstream's is. It holds the real kube-proxy, built like kubelet from
-//     the module e2e/k8stools pins, at /usr/local/bin/kube-proxy. It is not
-//     upstream's image: upstream adds the binary to distroless-iptables,
-//     this one to an empty base, so it runs `kube-proxy --version` but has
-//     no iptables to program.
+//   - kube-apiserver.tar, kube-controller-manager.tar, kube-scheduler.tar
+//     and kube-proxy.tar, beside the binaries with their .sha256 and .sha512
+//     as dl.k8s.io publishes them, tagged registry.k8s.io/NAME-amd64:vX.Y.Z
+//     as upstream's are. Each holds its command at /usr/local/bin/NAME,
+//     built like kubelet: kube-proxy from the module e2e/k8stools pins, the
+//     others from e2e/k8stools/controlplane, which pins the same release.
+//     Upstream adds kube-proxy to distroless-iptables and the others to
+//     go-runner (distroless, with /go-runner as the entrypoint); these add
+//     each to an empty base with no entrypoint. kubeadm's static pods name
+//     the command, so the control plane runs as upstream's does; kube-proxy
+//     has no iptables to program.
 //   - pause-TAG.tar under /e2e-images/, a path of the fixture's own (no
 //     project publishes a pause tarball), with a sha256sum-style .sha256.
 //     It is registry.k8s.io/pause:TAG as build/pause in the pinned
@@ -34,6 +40,25 @@ import (
 //     Makefile's CFLAGS, stripped, on scratch, run as 65535), except that
 //     Debian's gcc compiles it instead of the kube-cross image, so its bytes
 //     are not upstream's.
+//   - etcd-TAG.tar under /e2e-images/, with a .sha256 as pause's:
+//     registry.k8s.io/etcd:TAG, TAG being the one kubeadm's constants name
+//     for the release's minor (3.6.8-0: etcd 3.6.8, image revision 0). It
+//     holds etcd of that version, built from e2e/k8stools/etcd, at
+//     /usr/local/bin/etcd, which the image's PATH reaches as the static
+//     pod's `etcd` command needs. Upstream's holds etcdctl and etcdutl too,
+//     and its migration helper, on distroless; this one holds etcd alone,
+//     which is all kubeadm runs (it talks to etcd through the client
+//     library and probes it over HTTP, never execs etcdctl in the pod).
+//   - coredns-VERSION.tar under /e2e-images/, with a .sha256 as pause's:
+//     registry.k8s.io/coredns/coredns:VERSION, kubeadm's CoreDNSVersion,
+//     built from e2e/k8stools/coredns, at /coredns with ENTRYPOINT
+//     ["/coredns"], as kubeadm's Deployment passes only arguments.
+//     Upstream's runs as nonroot on distroless's nonroot base, and binds
+//     port 53 through the file capability cap_net_bind_service=+ep; the
+//     layers here carry no xattrs, so this one runs as root, which the
+//     NET_BIND_SERVICE kubeadm's Deployment keeps (dropping the rest) lets
+//     bind it. It has no CA certificates, which only forwarding over TLS
+//     would use.
 
 // kubeProxyTool builds kube-proxy from the pin kubelet is built from, with
 // the same flags. A tool of its own, cached apart, so adding it did not
@@ -47,12 +72,26 @@ var kubeProxyTool = goTool{
 	LDFlags:  kubeLDFlags,
 }
 
-// imagesFixture is what the fixture's JSON line says about the pause image,
-// whose place and name only the fixture knows; kube-proxy.tar sits at its
-// upstream path (Release.KubeBinary("kube-proxy.tar")).
+// releaseImages are the images served beside the release's binaries, as
+// dl.k8s.io serves them, each with the base upstream adds its command to.
+var releaseImages = []struct{ name, upstreamBase string }{
+	{"kube-apiserver", "go-runner"},
+	{"kube-controller-manager", "go-runner"},
+	{"kube-scheduler", "go-runner"},
+	{"kube-proxy", "distroless-iptables"},
+}
+
+// imagesFixture is what the fixture's JSON line says about the images
+// under /e2e-images/, whose places and names only the fixture knows; the
+// release images sit at their upstream paths
+// (Release.KubeBinary("kube-proxy.tar")).
 type imagesFixture struct {
-	PausePath  string `json:"pausePath"`  // URL path of the tarball on the server
-	PauseImage string `json:"pauseImage"` // the name it carries
+	PausePath    string `json:"pausePath"`  // URL path of the tarball on the server
+	PauseImage   string `json:"pauseImage"` // the name it carries
+	EtcdPath     string `json:"etcdPath"`
+	EtcdImage    string `json:"etcdImage"`
+	CorednsPath  string `json:"corednsPath"`
+	CorednsImage string `json:"corednsImage"`
 }
 
 // pauseBuild is build/pause of the pinned k8s.io/kubernetes, resolved.
@@ -73,22 +112,18 @@ var pauseTagLine = regexp.MustCompile(`(?m)^TAG \?= (\S+)$`)
 // REV is `git describe --contains` in upstream's checkout; at the release
 // tag that is the release version, which the module proxy tells.
 func resolvePause(ctx context.Context, kube *goBuild) (*pauseBuild, error) {
-	out, err := kube.goCmd(ctx, "mod", "download", "-json", kube.tool.Release+"@"+kube.release.Version).Output()
+	modDir, err := kube.releaseDir(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("pause: go mod download %s: %w", kube.tool.Release, exitDetail(err))
+		return nil, fmt.Errorf("pause: %w", err)
 	}
-	var mod struct{ Dir string }
-	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
-		return nil, fmt.Errorf("pause: go mod download %s gave no directory: %v", kube.tool.Release, err)
-	}
-	p := &pauseBuild{source: filepath.Join(mod.Dir, "build", "pause", "linux", "pause.c"), rev: kube.release.Version}
+	p := &pauseBuild{source: filepath.Join(modDir, "build", "pause", "linux", "pause.c"), rev: kube.release.Version}
 	src, err := os.ReadFile(p.source)
 	if err != nil {
 		return nil, fmt.Errorf("pause: %w", err)
 	}
 	sum := sha256.Sum256(src)
 	p.srcDigest = hex.EncodeToString(sum[:])
-	makefile, err := os.ReadFile(filepath.Join(mod.Dir, "build", "pause", "Makefile"))
+	makefile, err := os.ReadFile(filepath.Join(modDir, "build", "pause", "Makefile"))
 	if err != nil {
 		return nil, fmt.Errorf("pause: %w", err)
 	}
@@ -137,49 +172,94 @@ func (p *pauseBuild) compile(ctx context.Context, dir string) (string, error) {
 	return out, nil
 }
 
-// imageSources are the built inputs of the image tarballs.
+// imageSources are the built binaries the image tarballs hold.
 type imageSources struct {
-	kubeProxy string    // the kube-proxy binary
-	pause     string    // the pause binary
-	created   time.Time // the release's time, so the archives are stable
+	release map[string]string // by releaseImages name
+	pause   string
+	etcd    string
+	coredns string
 }
 
-// writeImages lays out the image tarballs in the tree at dir.
-func writeImages(dir string, rel releaseserver.Release, pause *pauseBuild, src imageSources) error {
-	arch, _ := releaseImageTags("kube-proxy", rel.Kubernetes)
-	proxy, err := place(dir, rel.KubeBinary("kube-proxy.tar"))
-	if err != nil {
-		return err
-	}
-	err = writeImageTar(proxy, imageSpec{
-		Names:     []string{arch},
-		Files:     []imageFile{{Path: "usr/local/bin/kube-proxy", Source: src.kubeProxy, Mode: 0o755}},
-		Created:   src.created,
-		CreatedBy: "strata e2e fixture: kube-proxy " + rel.Kubernetes + " built from the Go module proxy, on an empty base (upstream: distroless-iptables)",
-	})
-	if err != nil {
-		return err
-	}
-	if err := writeChecksums(proxy, kubeChecksums); err != nil {
-		return err
-	}
+// treeImage is one image tarball in the tree.
+type treeImage struct {
+	Path string // URL path
+	Spec imageSpec
+	Sums []checksumFile
+}
 
-	pauseTar, err := place(dir, pause.path())
-	if err != nil {
-		return err
+// e2eImageSums are the checksum files of the images under /e2e-images/.
+var e2eImageSums = []checksumFile{{".sha256", sha256Algo, sumLines}}
+
+// treeImages lists the tarballs the tree serves for the binaries in src.
+// Each image's time is its own release's, so the archives are stable.
+func (in *inputs) treeImages(rel releaseserver.Release, src imageSources) []treeImage {
+	var imgs []treeImage
+	for _, ri := range releaseImages {
+		arch, _ := releaseImageTags(ri.name, rel.Kubernetes)
+		imgs = append(imgs, treeImage{
+			Path: rel.KubeBinary(ri.name + ".tar"),
+			Spec: imageSpec{
+				Names:   []string{arch},
+				Files:   []imageFile{{Path: "usr/local/bin/" + ri.name, Source: src.release[ri.name], Mode: 0o755}},
+				Created: in.kube.release.Time,
+				CreatedBy: "strata e2e fixture: " + ri.name + " " + rel.Kubernetes +
+					" built from the Go module proxy, on an empty base (upstream: " + ri.upstreamBase + ")",
+			},
+			Sums: kubeChecksums,
+		})
 	}
-	err = writeImageTar(pauseTar, imageSpec{
-		Names:      []string{pause.image()},
-		Files:      []imageFile{{Path: "pause", Source: src.pause, Mode: 0o755}},
-		Entrypoint: []string{"/pause"},
-		User:       "65535:65535",
-		Created:    src.created,
-		CreatedBy:  "strata e2e fixture: pause.c of k8s.io/kubernetes " + rel.Kubernetes + " compiled with Debian's gcc " + strings.Join(pause.cflags(), " "),
+	imgs = append(imgs, treeImage{
+		Path: in.pause.path(),
+		Spec: imageSpec{
+			Names:      []string{in.pause.image()},
+			Files:      []imageFile{{Path: "pause", Source: src.pause, Mode: 0o755}},
+			Entrypoint: []string{"/pause"},
+			User:       "65535:65535",
+			Created:    in.kube.release.Time,
+			CreatedBy:  "strata e2e fixture: pause.c of k8s.io/kubernetes " + rel.Kubernetes + " compiled with Debian's gcc " + strings.Join(in.pause.cflags(), " "),
+		},
+		Sums: e2eImageSums,
+	}, treeImage{
+		Path: in.kubeadm.etcdPath(),
+		Spec: imageSpec{
+			Names:   []string{in.kubeadm.etcdImage()},
+			Files:   []imageFile{{Path: "usr/local/bin/etcd", Source: src.etcd, Mode: 0o755}},
+			Created: in.etcd.release.Time,
+			CreatedBy: "strata e2e fixture: etcd " + in.etcd.release.Version +
+				" built from the Go module proxy, alone on an empty base (upstream: etcd, etcdctl, etcdutl and migrate on distroless)",
+		},
+		Sums: e2eImageSums,
+	}, treeImage{
+		Path: in.kubeadm.corednsPath(),
+		Spec: imageSpec{
+			Names:      []string{in.kubeadm.corednsImage()},
+			Files:      []imageFile{{Path: "coredns", Source: src.coredns, Mode: 0o755}},
+			Entrypoint: []string{"/coredns"},
+			Created:    in.coredns.release.Time,
+			CreatedBy: "strata e2e fixture: CoreDNS " + in.coredns.release.Version +
+				" built from the Go module proxy, on an empty base, as root (upstream: distroless nonroot, cap_net_bind_service file capability)",
+		},
+		Sums: e2eImageSums,
 	})
-	if err != nil {
-		return err
+	return imgs
+}
+
+// writeImages writes the image tarballs and their checksum files into the
+// tree at dir.
+func writeImages(dir string, imgs []treeImage) error {
+	for _, img := range imgs {
+		dst, err := place(dir, img.Path)
+		if err != nil {
+			return err
+		}
+		if err := writeImageTar(dst, img.Spec); err != nil {
+			return err
+		}
+		if err := writeChecksums(dst, img.Sums); err != nil {
+			return err
+		}
 	}
-	return writeChecksums(pauseTar, []checksumFile{{".sha256", sha256Algo, sumLines}})
+	return nil
 }
 
 // releaseImageTags are the name upstream's release tarball carries and the
@@ -190,23 +270,42 @@ func releaseImageTags(name, version string) (arch, kubeadm string) {
 
 // images is what the fixture line reports about the images.
 func (in *inputs) images() imagesFixture {
-	return imagesFixture{PausePath: in.pause.path(), PauseImage: in.pause.image()}
+	return imagesFixture{
+		PausePath:    in.pause.path(),
+		PauseImage:   in.pause.image(),
+		EtcdPath:     in.kubeadm.etcdPath(),
+		EtcdImage:    in.kubeadm.etcdImage(),
+		CorednsPath:  in.kubeadm.corednsPath(),
+		CorednsImage: in.kubeadm.corednsImage(),
+	}
 }
 
-// buildImages builds kube-proxy (cached like the other Go builds) and
-// pause, then writes both tarballs into the tree.
+// buildImages builds the images' Go commands (cached like the other Go
+// builds) and pause, then writes the tarballs into the tree.
 func buildImages(ctx context.Context, cacheDir, work, tree string, rel releaseserver.Release, in *inputs) error {
-	bin, err := in.kubeProxy.ensure(ctx, cacheDir)
-	if err != nil {
+	src := imageSources{release: map[string]string{}}
+	for _, b := range []*goBuild{in.kubeProxy, in.controlPlane} {
+		dir, err := b.ensure(ctx, cacheDir)
+		if err != nil {
+			return err
+		}
+		for _, pkg := range b.tool.Packages {
+			src.release[execName(pkg)] = filepath.Join(dir, execName(pkg))
+		}
+	}
+	for _, c := range []struct {
+		b   *goBuild
+		bin *string
+	}{{in.etcd, &src.etcd}, {in.coredns, &src.coredns}} {
+		dir, err := c.b.ensure(ctx, cacheDir)
+		if err != nil {
+			return err
+		}
+		*c.bin = filepath.Join(dir, execName(c.b.tool.Packages[0]))
+	}
+	var err error
+	if src.pause, err = in.pause.compile(ctx, filepath.Join(work, "pause")); err != nil {
 		return err
 	}
-	pause, err := in.pause.compile(ctx, filepath.Join(work, "pause"))
-	if err != nil {
-		return err
-	}
-	return writeImages(tree, rel, in.pause, imageSources{
-		kubeProxy: filepath.Join(bin, "kube-proxy"),
-		pause:     pause,
-		created:   in.kube.release.Time,
-	})
+	return writeImages(tree, in.treeImages(rel, src))
 }

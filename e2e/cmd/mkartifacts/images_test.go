@@ -7,8 +7,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -227,40 +229,102 @@ func TestImageTarDeterministic(t *testing.T) {
 func TestWriteImages(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tree")
 	srcDir := t.TempDir()
-	proxy, pause := filepath.Join(srcDir, "fake-kube-proxy"), filepath.Join(srcDir, "fake-pause")
-	writeFile(t, proxy, "fake kube-proxy")
-	writeFile(t, pause, "fake pause")
-	pb := &pauseBuild{tag: "3.10.2", rev: "v1.36.3"}
-	err := writeImages(dir, testRelease, pb, imageSources{kubeProxy: proxy, pause: pause, created: time.Unix(0, 0)})
-	if err != nil {
+	fake := func(name string) string {
+		p := filepath.Join(srcDir, "fake-"+name)
+		writeFile(t, p, "fake "+name)
+		return p
+	}
+	src := imageSources{release: map[string]string{}, pause: fake("pause"), etcd: fake("etcd"), coredns: fake("coredns")}
+	for _, ri := range releaseImages {
+		src.release[ri.name] = fake(ri.name)
+	}
+	in := testInputs()
+	if err := writeImages(dir, in.treeImages(testRelease, src)); err != nil {
 		t.Fatal(err)
 	}
 	proxyTar := testRelease.KubeBinary("kube-proxy.tar")
 	if proxyTar != "/release/v1.36.3/bin/linux/amd64/kube-proxy.tar" {
 		t.Fatalf("kube-proxy.tar at %s", proxyTar)
 	}
+	fx := in.images()
+	// Each image's tarball, the name it carries, and where its program is.
+	want := map[string]struct{ name, file string }{
+		"/e2e-images/pause-3.10.2.tar":    {"registry.k8s.io/pause:3.10.2", "pause"},
+		"/e2e-images/etcd-3.6.8-0.tar":    {"registry.k8s.io/etcd:3.6.8-0", "usr/local/bin/etcd"},
+		"/e2e-images/coredns-v1.14.2.tar": {"registry.k8s.io/coredns/coredns:v1.14.2", "coredns"},
+	}
+	for _, ri := range releaseImages {
+		want[testRelease.KubeBinary(ri.name+".tar")] = struct{ name, file string }{
+			"registry.k8s.io/" + ri.name + "-amd64:v1.36.3", "usr/local/bin/" + ri.name}
+	}
+	if fx.EtcdPath != "/e2e-images/etcd-3.6.8-0.tar" || fx.EtcdImage != "registry.k8s.io/etcd:3.6.8-0" ||
+		fx.CorednsPath != "/e2e-images/coredns-v1.14.2.tar" || fx.CorednsImage != "registry.k8s.io/coredns/coredns:v1.14.2" {
+		t.Errorf("fixture line: %+v", fx)
+	}
+
 	artifacts := verifyTree(t, dir)
 	var got []string
 	for _, a := range artifacts {
 		got = append(got, "/"+filepath.ToSlash(strings.TrimPrefix(a, dir+string(filepath.Separator))))
 	}
 	slices.Sort(got)
-	if want := []string{"/e2e-images/pause-3.10.2.tar", proxyTar}; !slices.Equal(got, want) {
-		t.Errorf("images %q, want %q", got, want)
+	wantPaths := slices.Sorted(maps.Keys(want))
+	if !slices.Equal(got, wantPaths) {
+		t.Errorf("images %q, want %q", got, wantPaths)
 	}
-	for _, suffix := range []string{".sha256", ".sha512"} {
-		if _, err := os.Stat(filepath.Join(dir, proxyTar+suffix)); err != nil {
-			t.Errorf("kube-proxy.tar lacks its %s, as dl.k8s.io has it: %v", suffix, err)
+	for _, ri := range releaseImages {
+		for _, suffix := range []string{".sha256", ".sha512"} {
+			if _, err := os.Stat(filepath.Join(dir, testRelease.KubeBinary(ri.name+".tar")+suffix)); err != nil {
+				t.Errorf("%s.tar lacks its %s, as dl.k8s.io has it: %v", ri.name, suffix, err)
+			}
 		}
 	}
-	files, _ := readTar(t, filepath.Join(dir, proxyTar))
-	if !strings.Contains(string(files["manifest.json"]), `"RepoTags":["registry.k8s.io/kube-proxy-amd64:v1.36.3"]`) {
-		t.Errorf("kube-proxy.tar is not tagged as upstream's: %s", files["manifest.json"])
+	for p, w := range want {
+		tarball := filepath.Join(dir, filepath.FromSlash(p))
+		files, _ := readTar(t, tarball)
+		if !strings.Contains(string(files["manifest.json"]), `"RepoTags":["`+w.name+`"]`) {
+			t.Errorf("%s is not tagged %s: %s", p, w.name, files["manifest.json"])
+		}
+		bin := extractFromImage(t, tarball, w.file)
+		if got, want := readFile(t, bin), "fake "+path.Base(w.file); got != want {
+			t.Errorf("%s: %s holds %q, want %q", p, w.file, got, want)
+		}
 	}
-	files, _ = readTar(t, filepath.Join(dir, "e2e-images/pause-3.10.2.tar"))
-	if !strings.Contains(string(files["manifest.json"]), `"RepoTags":["registry.k8s.io/pause:3.10.2"]`) {
-		t.Errorf("pause tarball: %s", files["manifest.json"])
+
+	// What the static pods and the Deployment rely on.
+	configs := map[string]ocispec.ImageConfig{}
+	for _, p := range []string{fx.EtcdPath, fx.CorednsPath} {
+		configs[p] = imageConfig(t, filepath.Join(dir, filepath.FromSlash(p)))
 	}
+	if etcd := configs[fx.EtcdPath]; !slices.Contains(strings.Split(strings.TrimPrefix(etcd.Env[0], "PATH="), ":"), "/usr/local/bin") {
+		t.Errorf("etcd's PATH does not reach /usr/local/bin, where the static pod's `etcd` is: %q", etcd.Env)
+	}
+	if coredns := configs[fx.CorednsPath]; !slices.Equal(coredns.Entrypoint, []string{"/coredns"}) {
+		t.Errorf("CoreDNS's entrypoint is %q; kubeadm's Deployment passes only arguments", coredns.Entrypoint)
+	}
+}
+
+// imageConfig returns the config of an image archive's only image.
+func imageConfig(t *testing.T, archivePath string) ocispec.ImageConfig {
+	t.Helper()
+	ctx := context.Background()
+	store := contentutil.NewBuffer()
+	f, err := os.Open(archivePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	idxDesc, err := archive.ImportIndex(ctx, store, f)
+	if err != nil {
+		t.Fatalf("%s: %v", archivePath, err)
+	}
+	var idx ocispec.Index
+	readJSON(t, store, idxDesc, &idx)
+	var manifest ocispec.Manifest
+	readJSON(t, store, idx.Manifests[0], &manifest)
+	var config ocispec.Image
+	readJSON(t, store, manifest.Config, &config)
+	return config.Config
 }
 
 // TestPauseCompiles builds upstream's pause.c as the fixture does. It needs

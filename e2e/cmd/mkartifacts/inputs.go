@@ -20,9 +20,13 @@ type inputs struct {
 	kube     *goBuild
 	kubePrev *goBuild // the previous Kubernetes release
 	crictl   *goBuild
-	// The image tarballs' builds (images.go).
-	kubeProxy *goBuild
-	pause     *pauseBuild
+	// The image tarballs' builds (images.go, controlplane.go).
+	kubeProxy    *goBuild
+	pause        *pauseBuild
+	controlPlane *goBuild // kube-apiserver, kube-controller-manager, kube-scheduler
+	etcd         *goBuild
+	coredns      *goBuild
+	kubeadm      *kubeadmPins // the etcd and CoreDNS versions kubeadm runs
 }
 
 // gatherInputs resolves the Debian packages apt would fetch and the Go
@@ -56,6 +60,24 @@ func gatherInputs(ctx context.Context, repo string) (*inputs, error) {
 		return nil, err
 	}
 	if in.pause, err = resolvePause(ctx, in.kube); err != nil {
+		return nil, err
+	}
+	if in.controlPlane, err = controlPlaneTool.resolve(ctx, repo); err != nil {
+		return nil, err
+	}
+	if err := checkSameRelease(in.kube, in.controlPlane); err != nil {
+		return nil, err
+	}
+	if in.kubeadm, err = resolveKubeadmPins(ctx, in.kube); err != nil {
+		return nil, err
+	}
+	if in.etcd, err = etcdTool.resolve(ctx, repo); err != nil {
+		return nil, err
+	}
+	if in.coredns, err = corednsTool.resolve(ctx, repo); err != nil {
+		return nil, err
+	}
+	if err := in.kubeadm.check(in.etcd, in.coredns); err != nil {
 		return nil, err
 	}
 	return in, nil
@@ -105,6 +127,10 @@ func (in *inputs) describe() string {
 	b.WriteString(in.crictl.describe())
 	b.WriteString(in.kubeProxy.describe())
 	b.WriteString(in.pause.describe())
+	b.WriteString(in.controlPlane.describe())
+	b.WriteString(in.kubeadm.describe())
+	b.WriteString(in.etcd.describe())
+	b.WriteString(in.coredns.describe())
 	return b.String()
 }
 

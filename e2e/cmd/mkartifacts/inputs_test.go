@@ -81,43 +81,59 @@ func TestKubeLDFlags(t *testing.T) {
 	}
 }
 
+// testInputs are inputs shaped like the real ones, resolved against
+// nothing.
+func testInputs() *inputs {
+	build := func(tool goTool, version string) *goBuild {
+		b := &goBuild{tool: tool, release: module{Version: version}, goVersion: "go1.26.8", modDigest: "aa"}
+		b.ldflags = tool.LDFlags(b.release)
+		return b
+	}
+	return &inputs{
+		debs: map[string]debPin{
+			"containerd":                  {"containerd", "1.6.20~ds1-1+deb12u3"},
+			"runc":                        {"runc", "1.1.5+ds1-1+deb12u1"},
+			"containernetworking-plugins": {"containernetworking-plugins", "1.1.1+ds1-3+b5"},
+		},
+		kube:         build(kubeTool, "v1.36.3"),
+		kubePrev:     build(kubePreviousTool, "v1.36.2"),
+		crictl:       build(crictlTool, "v1.36.0"),
+		kubeProxy:    build(kubeProxyTool, "v1.36.3"),
+		pause:        &pauseBuild{srcDigest: "cc", tag: "3.10.2", rev: "v1.36.3", gcc: "gcc (Debian 12.2.0-14+deb12u1) 12.2.0"},
+		controlPlane: build(controlPlaneTool, "v1.36.3"),
+		etcd:         build(etcdTool, "v3.6.8"),
+		coredns:      build(corednsTool, "v1.14.2"),
+		kubeadm:      &kubeadmPins{kubernetes: "v1.36.3", etcdTag: "3.6.8-0", coreDNS: "v1.14.2"},
+	}
+}
+
 // TestKeyCoversInputs: every input that changes the tree changes the key.
 func TestKeyCoversInputs(t *testing.T) {
-	base := func() *inputs {
-		build := func(tool goTool, version string) *goBuild {
-			b := &goBuild{tool: tool, release: module{Version: version}, goVersion: "go1.26.8", modDigest: "aa"}
-			b.ldflags = tool.LDFlags(b.release)
-			return b
-		}
-		return &inputs{
-			debs: map[string]debPin{
-				"containerd":                  {"containerd", "1.6.20~ds1-1+deb12u3"},
-				"runc":                        {"runc", "1.1.5+ds1-1+deb12u1"},
-				"containernetworking-plugins": {"containernetworking-plugins", "1.1.1+ds1-3+b5"},
-			},
-			kube:      build(kubeTool, "v1.36.3"),
-			kubePrev:  build(kubePreviousTool, "v1.36.2"),
-			crictl:    build(crictlTool, "v1.36.0"),
-			kubeProxy: build(kubeProxyTool, "v1.36.3"),
-			pause:     &pauseBuild{srcDigest: "cc", tag: "3.10.2", rev: "v1.36.3", gcc: "gcc (Debian 12.2.0-14+deb12u1) 12.2.0"},
-		}
-	}
+	base := testInputs
 	key := base().key()
 	if again := base().key(); again != key {
 		t.Fatalf("key is not stable: %s, then %s", key, again)
 	}
 	for name, change := range map[string]func(*inputs){
-		"a Debian security update": func(in *inputs) { in.debs["runc"] = debPin{"runc", "1.1.5+ds1-1+deb12u2"} },
-		"go.sum":                   func(in *inputs) { in.kube.modDigest = "bb" },
-		"the Go toolchain":         func(in *inputs) { in.crictl.goVersion = "go1.26.9" },
-		"GOFLAGS":                  func(in *inputs) { in.kube.goFlags = "-race" },
-		"ldflags":                  func(in *inputs) { in.kube.ldflags += " -X x.y=z" },
-		"the previous release":     func(in *inputs) { in.kubePrev.release.Version = "v1.36.1" },
-		"the previous go.sum":      func(in *inputs) { in.kubePrev.modDigest = "bb" },
-		"kube-proxy's flags":       func(in *inputs) { in.kubeProxy.ldflags += " -X x.y=z" },
-		"pause.c":                  func(in *inputs) { in.pause.srcDigest = "dd" },
-		"the pause tag":            func(in *inputs) { in.pause.tag = "3.10.3" },
-		"the C compiler":           func(in *inputs) { in.pause.gcc = "gcc (Debian 12.2.0-14+deb12u2) 12.2.0" },
+		"a Debian security update":  func(in *inputs) { in.debs["runc"] = debPin{"runc", "1.1.5+ds1-1+deb12u2"} },
+		"go.sum":                    func(in *inputs) { in.kube.modDigest = "bb" },
+		"the Go toolchain":          func(in *inputs) { in.crictl.goVersion = "go1.26.9" },
+		"GOFLAGS":                   func(in *inputs) { in.kube.goFlags = "-race" },
+		"ldflags":                   func(in *inputs) { in.kube.ldflags += " -X x.y=z" },
+		"the previous release":      func(in *inputs) { in.kubePrev.release.Version = "v1.36.1" },
+		"the previous go.sum":       func(in *inputs) { in.kubePrev.modDigest = "bb" },
+		"kube-proxy's flags":        func(in *inputs) { in.kubeProxy.ldflags += " -X x.y=z" },
+		"pause.c":                   func(in *inputs) { in.pause.srcDigest = "dd" },
+		"the pause tag":             func(in *inputs) { in.pause.tag = "3.10.3" },
+		"the C compiler":            func(in *inputs) { in.pause.gcc = "gcc (Debian 12.2.0-14+deb12u2) 12.2.0" },
+		"the control plane's pin":   func(in *inputs) { in.controlPlane.modDigest = "bb" },
+		"the control plane's flags": func(in *inputs) { in.controlPlane.ldflags += " -X x.y=z" },
+		"the etcd release":          func(in *inputs) { in.etcd.release.Version = "v3.6.9" },
+		"etcd's go.sum":             func(in *inputs) { in.etcd.modDigest = "bb" },
+		"the CoreDNS release":       func(in *inputs) { in.coredns.release.Version = "v1.14.3" },
+		"CoreDNS's flags":           func(in *inputs) { in.coredns.ldflags += " -X x.y=z" },
+		"the etcd image revision":   func(in *inputs) { in.kubeadm.etcdTag = "3.6.8-1" },
+		"kubeadm's CoreDNS":         func(in *inputs) { in.kubeadm.coreDNS = "v1.14.3" },
 	} {
 		in := base()
 		change(in)

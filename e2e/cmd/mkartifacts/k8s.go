@@ -252,7 +252,7 @@ func (b *goBuild) ensure(ctx context.Context, cacheDir string) (string, error) {
 	// The release time rather than the build time, so the tree's files
 	// carry the same times wherever they are built.
 	for _, pkg := range b.tool.Packages {
-		p := filepath.Join(tmpOut, path.Base(pkg))
+		p := filepath.Join(tmpOut, execName(pkg))
 		if err := os.Chtimes(p, b.release.Time, b.release.Time); err != nil {
 			return "", fmt.Errorf("%s: %w", b.tool.Name, err)
 		}
@@ -265,6 +265,32 @@ func (b *goBuild) ensure(ctx context.Context, cacheDir string) (string, error) {
 	}
 	log.Printf("%s %s: built in %s", b.tool.Name, b.release.Version, time.Since(start).Round(time.Second))
 	return out, nil
+}
+
+// execName is the file go build -o DIR/ writes a command to: its last
+// path element, or the one before a major version suffix, so
+// go.etcd.io/etcd/server/v3 lands as "server".
+func execName(pkg string) string {
+	dir, elem := path.Split(pkg)
+	if len(elem) > 1 && elem[0] == 'v' && strings.Trim(elem[1:], "0123456789") == "" && dir != "" {
+		return path.Base(dir)
+	}
+	return elem
+}
+
+// releaseDir returns the module cache directory of the release the build
+// is resolved against, downloading it if need be, for the files beside its
+// Go code that the fixture reads (build/pause, kubeadm's constants).
+func (b *goBuild) releaseDir(ctx context.Context) (string, error) {
+	out, err := b.goCmd(ctx, "mod", "download", "-json", b.tool.Release+"@"+b.release.Version).Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s: %w", b.tool.Release, exitDetail(err))
+	}
+	var mod struct{ Dir string }
+	if err := json.Unmarshal(out, &mod); err != nil || mod.Dir == "" {
+		return "", fmt.Errorf("go mod download %s gave no directory: %v", b.tool.Release, err)
+	}
+	return mod.Dir, nil
 }
 
 // exitDetail adds a failed command's stderr to its error.

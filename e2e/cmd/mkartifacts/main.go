@@ -7,11 +7,21 @@
 // Every binary is real. kubelet, kubeadm and kubectl are built from the Go
 // module proxy at the release e2e/k8stools pins and at the previous one
 // e2e/k8stools/previous pins (so a test can bump kubernetes.version), crictl
-// at the release e2e/k8stools/crictl pins; containerd, runc and the CNI plugins come from
-// Debian's packages, repacked as their projects publish them. Each artifact
-// has its project's checksum files, in its project's format. The tree also
-// serves two image tarballs for kubernetes.images: kube-proxy.tar beside the
-// binaries, and a pause image; images.go says how far they are upstream's.
+// at the release e2e/k8stools/crictl pins; containerd, runc and the CNI
+// plugins come from Debian's packages, repacked as their projects publish
+// them. Each artifact has its project's checksum files, in its project's
+// format.
+//
+// The tree also serves image tarballs for kubernetes.images: every image
+// kubeadm of the pinned release pulls for `kubeadm init`, so a node built
+// from the tree needs no registry. kube-apiserver.tar,
+// kube-controller-manager.tar, kube-scheduler.tar and kube-proxy.tar sit
+// beside the binaries, as upstream publishes them; pause, etcd and CoreDNS,
+// which no release publishes as tarballs, sit under /e2e-images/. etcd and
+// CoreDNS are built at the versions kubeadm's constants name, which their
+// modules (e2e/k8stools/etcd, e2e/k8stools/coredns) must pin: a mismatch
+// fails the run. All are stand-ins holding the real programs;
+// images.go says how far each is from upstream's image.
 //
 // The tree lands in CACHE/<key>/release-tree, where key is a short hash of
 // every input, so a second run with the same inputs does no work. The Go
@@ -19,7 +29,8 @@
 // only line on stdout is a JSON object naming the tree and the versions it
 // serves:
 //
-//	{"dir":"/abs/release-tree","kubernetes":"v1.36.3","previousKubernetes":"v1.36.2","containerd":"1.6.20",...}
+//	{"dir":"/abs/release-tree","kubernetes":"v1.36.3","previousKubernetes":"v1.36.2","containerd":"1.6.20",...,
+//	 "etcdPath":"/e2e-images/etcd-3.6.8-0.tar","etcdImage":"registry.k8s.io/etcd:3.6.8-0",...}
 //
 // Progress goes to stderr.
 package main
