@@ -7,8 +7,10 @@
 //
 // Any package can supply checks: build a []Check in Go with a Source that
 // says who asked ("spec", "kubernetes layer"), or Load a YAML check file,
-// whose checks carry "FILE:LINE" as their source. Run evaluates them and
-// every Result repeats its check's name and source.
+// whose checks carry "FILE:LINE" as their source unless an entry names its
+// own (source:). Marshal writes such a file, ParseList reads a list of
+// entries held in another document (a spec's validate: list). Run
+// evaluates checks and every Result repeats its check's name and source.
 package checks
 
 import (

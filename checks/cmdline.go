@@ -59,6 +59,11 @@ func (c Cmdline) matches(arg string) bool {
 	return arg == key || strings.HasPrefix(arg, key+"=")
 }
 
+// CmdlineArgs splits a kernel command line into its arguments the way the
+// kernel does, and Cmdline checks compare them: at spaces, except inside
+// double quotes, which are removed.
+func CmdlineArgs(s string) []string { return splitCmdline(s) }
+
 // splitCmdline splits a command line the way the kernel does: at spaces,
 // except inside double quotes, which are removed.
 func splitCmdline(s string) []string {

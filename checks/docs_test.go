@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // yamlBlock is a fenced YAML example in the docs.
@@ -24,6 +26,17 @@ func TestDocsExamplesParse(t *testing.T) {
 	}
 	for _, b := range blocks {
 		text := b[1]
+		if strings.HasPrefix(text, "validate:\n") {
+			// A spec's validate: list, as layers/node reads it.
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte(text), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if list, err := ParseList("docs/validation.md", doc.Content[0].Content[1], "validate"); err != nil || len(list) == 0 {
+				t.Errorf("validate: example does not parse (%d checks): %v\n%s", len(list), err, text)
+			}
+			continue
+		}
 		if strings.HasPrefix(strings.TrimSpace(text), "- ") {
 			text = "checks:\n" + indent(text)
 		}

@@ -119,6 +119,22 @@ func (f File) validate() error {
 }
 
 // checkImagePath accepts an absolute path, wildcards allowed.
+// LiteralPath escapes the wildcard characters of p (*, ?, [ and \), so that
+// a File check of the result names exactly that path.
+func LiteralPath(p string) string {
+	if !hasMeta(p) {
+		return p
+	}
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func checkImagePath(p string) error {
 	if !strings.HasPrefix(p, "/") {
 		return fmt.Errorf("path %q must be absolute", p)

@@ -28,6 +28,12 @@ type kindSpec struct {
 	name   string
 	fields []fieldSpec
 	build  func(subject string, f *fieldValues) Assertion
+	// encode is build backwards, for Marshal: the subject and the fields
+	// of an Assertion of this kind (ok false for another kind). A field's
+	// value is a bool, a string, a *string or a []string; zero values
+	// (false, "", nil, no strings) are left out, a non-nil *string is
+	// written even when empty.
+	encode func(a Assertion) (subject string, fields map[string]any, ok bool)
 }
 
 // kinds is the check file's vocabulary, one entry per kind.
@@ -46,6 +52,11 @@ var kinds = []kindSpec{
 				Owner: f.str("owner"), Group: f.str("group"), Contains: f.list("contains"), NotContains: f.list("notContains"),
 				Equals: f.opt("equals"), SHA256: f.str("sha256"), Target: f.opt("target")}
 		},
+		encode: func(a Assertion) (string, map[string]any, bool) {
+			f, ok := a.(File)
+			return f.Path, map[string]any{"absent": f.Absent, "type": f.Type, "mode": f.Mode, "owner": f.Owner, "group": f.Group,
+				"contains": f.Contains, "notContains": f.NotContains, "equals": f.Equals, "sha256": f.SHA256, "target": f.Target}, ok
+		},
 	},
 	{
 		name: "package",
@@ -57,12 +68,21 @@ var kinds = []kindSpec{
 			return Package{Name: subject, Absent: f.bool("absent"), Version: f.str("version"),
 				VersionPrefix: f.str("versionPrefix"), VersionMatches: f.str("versionMatches")}
 		},
+		encode: func(a Assertion) (string, map[string]any, bool) {
+			p, ok := a.(Package)
+			return p.Name, map[string]any{"absent": p.Absent, "version": p.Version,
+				"versionPrefix": p.VersionPrefix, "versionMatches": p.VersionMatches}, ok
+		},
 	},
 	{
 		name:   "service",
 		fields: []fieldSpec{{"state", listField, checkUnitState}},
 		build: func(subject string, f *fieldValues) Assertion {
 			return Service{Unit: subject, State: f.list("state")}
+		},
+		encode: func(a Assertion) (string, map[string]any, bool) {
+			s, ok := a.(Service)
+			return s.Unit, map[string]any{"state": s.State}, ok
 		},
 	},
 	{
@@ -71,6 +91,10 @@ var kinds = []kindSpec{
 		build: func(subject string, f *fieldValues) Assertion {
 			return Sysctl{Key: subject, Value: f.required("value")}
 		},
+		encode: func(a Assertion) (string, map[string]any, bool) {
+			s, ok := a.(Sysctl)
+			return s.Key, map[string]any{"value": &s.Value}, ok // required, even when empty
+		},
 	},
 	{
 		name:   "module",
@@ -78,12 +102,20 @@ var kinds = []kindSpec{
 		build: func(subject string, f *fieldValues) Assertion {
 			return Module{Name: subject, Absent: f.bool("absent")}
 		},
+		encode: func(a Assertion) (string, map[string]any, bool) {
+			m, ok := a.(Module)
+			return m.Name, map[string]any{"absent": m.Absent}, ok
+		},
 	},
 	{
 		name:   "cmdline",
 		fields: []fieldSpec{{"absent", boolField, nil}},
 		build: func(subject string, f *fieldValues) Assertion {
 			return Cmdline{Arg: subject, Absent: f.bool("absent")}
+		},
+		encode: func(a Assertion) (string, map[string]any, bool) {
+			c, ok := a.(Cmdline)
+			return c.Arg, map[string]any{"absent": c.Absent}, ok
 		},
 	},
 }

@@ -24,7 +24,8 @@ const (
 
 // Suite is a parsed check file.
 type Suite struct {
-	// Checks are the file's checks, each with Source "FILE:LINE".
+	// Checks are the file's checks, each with Source "FILE:LINE" (the
+	// line of its entry), or what its source: field says.
 	Checks []Check
 	// Hygiene is the file's hygiene: section (Secrets stays empty: secret
 	// values are never written in a check file).
@@ -51,15 +52,26 @@ func Parse(file string, data []byte) (*Suite, error) {
 	}
 	out := &Suite{}
 	p.topLevel(root, out)
-	if len(p.errs) > 0 {
-		sort.SliceStable(p.errs, func(i, j int) bool {
-			a, b := p.errs[i].Pos, p.errs[j].Pos
-			return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
-		})
-		if len(p.errs) == 1 {
-			return nil, p.errs[0]
-		}
-		return nil, p.errs
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ParseList reads a list of checks written in the form of a check file's
+// checks: list, held in another YAML document: a spec's validate: list.
+// file names that document and field the list in it ("validate"), so that
+// errors read "node.yaml:40:7: validate[2].file: ...", with every problem
+// reported at once as a *spec.Error or a spec.ErrorList. Each check's
+// Source is "FILE:LINE", or its source: field. A nil list holds no checks.
+func ParseList(file string, list *yaml.Node, field string) ([]Check, error) {
+	if list = resolve(list); list == nil || (list.Kind == yaml.ScalarNode && list.Tag == "!!null") {
+		return nil, nil
+	}
+	p := &parser{file: file}
+	out := p.checkList(list, field)
+	if err := p.err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -67,6 +79,22 @@ func Parse(file string, data []byte) (*Suite, error) {
 type parser struct {
 	file string
 	errs spec.ErrorList
+}
+
+// err returns the problems found, in document order: nil, one *spec.Error
+// or a spec.ErrorList.
+func (p *parser) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(p.errs, func(i, j int) bool {
+		a, b := p.errs[i].Pos, p.errs[j].Pos
+		return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
+	})
+	if len(p.errs) == 1 {
+		return p.errs[0]
+	}
+	return p.errs
 }
 
 func (p *parser) add(n *yaml.Node, field, format string, args ...any) {
@@ -122,15 +150,22 @@ func (p *parser) topLevel(root *yaml.Node, out *Suite) {
 		}
 		return
 	}
+	out.Checks = p.checkList(n, "checks")
+}
+
+// checkList reads a list of check entries, the list itself at field.
+func (p *parser) checkList(n *yaml.Node, field string) []Check {
 	if n = resolve(n); n.Kind != yaml.SequenceNode {
-		p.add(n, "checks", "must be a list of checks, got %s", describe(n))
-		return
+		p.add(n, field, "must be a list of checks, got %s", describe(n))
+		return nil
 	}
-	for i, entry := range resolve(n).Content {
-		if c, ok := p.check(entry, fmt.Sprintf("checks[%d]", i)); ok {
-			out.Checks = append(out.Checks, c)
+	var out []Check
+	for i, entry := range n.Content {
+		if c, ok := p.check(entry, fmt.Sprintf("%s[%d]", field, i)); ok {
+			out = append(out, c)
 		}
 	}
+	return out
 }
 
 func (p *parser) hygiene(n *yaml.Node, h *HygieneOptions) {
@@ -193,7 +228,7 @@ func (p *parser) check(n *yaml.Node, where string) (Check, bool) {
 		p.add(n, where, "no kind: an entry starts with one of %s", strings.Join(kindNames(), ", "))
 		return Check{}, false
 	}
-	allowed := append([]string{kind.name, "name"}, fieldNames(kind.fields)...)
+	allowed := append([]string{kind.name, "name", "source"}, fieldNames(kind.fields)...)
 	m, ok := p.mapping(n, where, allowed)
 	if !ok {
 		return Check{}, false
@@ -207,13 +242,21 @@ func (p *parser) check(n *yaml.Node, where string) (Check, bool) {
 	if v := m["name"]; v != nil {
 		name, _ = p.scalar(v, where+".name")
 	}
+	source := fmt.Sprintf("%s:%d", p.file, n.Line)
+	if v := m["source"]; v != nil {
+		if s, ok := p.scalar(v, where+".source"); ok && strings.TrimSpace(s) == "" {
+			p.add(v, where+".source", "must say where the check comes from, got an empty string")
+		} else if ok {
+			source = s
+		}
+	}
 	if len(p.errs) == before {
 		// Field by field all is well; what is left is how they combine.
 		if err := a.validate(); err != nil {
 			p.add(kindKey, where, "%v", err)
 		}
 	}
-	return Check{Name: name, Source: fmt.Sprintf("%s:%d", p.file, n.Line), Assert: a}, len(p.errs) == before
+	return Check{Name: name, Source: source, Assert: a}, len(p.errs) == before
 }
 
 // mapping checks that n is a mapping of allowed keys, without duplicates,

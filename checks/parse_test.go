@@ -79,7 +79,7 @@ func TestParseErrors(t *testing.T) {
 		want       []string // "line:col: words", one per expected error
 	}{
 		{"unknown kind", "checks:\n  - fiel: /etc/x\n", []string{"2:5: checks[0]: no kind: an entry starts with one of file:, package:"}},
-		{"unknown field", "checks:\n  - file: /etc/x\n    mod: \"0644\"\n", []string{`3:5: checks[0].mod: unknown field "mod"; allowed here: file, name, absent, type, mode`}},
+		{"unknown field", "checks:\n  - file: /etc/x\n    mod: \"0644\"\n", []string{`3:5: checks[0].mod: unknown field "mod"; allowed here: file, name, source, absent, type, mode`}},
 		{"two kinds", "checks:\n  - file: /etc/x\n    package: curl\n", []string{"3:5: checks[0]: one check per entry: file: and package: are both here"}},
 		{"bad mode", "checks:\n  - file: /etc/x\n    mode: \"0999\"\n", []string{`3:11: checks[0].mode: mode "0999" is not an octal mode`}},
 		{"bad type", "checks:\n  - file: /etc/x\n    type: dir\n", []string{`3:11: checks[0].type: type "dir" is not one of file, directory`}},
@@ -125,5 +125,66 @@ func TestParseErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	s, err := Parse("c.yaml", []byte("checks:\n  - module: overlay\n    source: kubernetes layer\n  - module: br_netfilter\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Checks[0].Source != "kubernetes layer" || s.Checks[1].Source != "c.yaml:4" {
+		t.Errorf("sources %q, %q", s.Checks[0].Source, s.Checks[1].Source)
+	}
+	for doc, want := range map[string]string{
+		"checks:\n  - module: overlay\n    source: \"\"\n":   `c.yaml:3:13: checks[0].source: must say where the check comes from`,
+		"checks:\n  - module: overlay\n    source: [a, b]\n": `c.yaml:3:13: checks[0].source: must be a string, got a list`,
+	} {
+		if _, err := Parse("c.yaml", []byte(doc)); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: error %v, want %s...", doc, err, want)
+		}
+	}
+}
+
+// TestParseList reads a spec's validate: list: its checks with the spec's
+// lines as their sources, and its errors at the spec's positions under the
+// field validate.
+func TestParseList(t *testing.T) {
+	const head = "apiVersion: strata.dev/v1alpha1\nkind: NodeImage\nname: n\n"
+	s, err := spec.Parse("node.yaml", []byte(head+"validate:\n  - file: /etc/hostname\n    contains: node\n  - service: kubelet\n    source: my team\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := ParseList(s.File, s.Image.Validate.Node(), "validate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Check{
+		{Source: "node.yaml:5", Assert: File{Path: "/etc/hostname", Contains: []string{"node"}}},
+		{Source: "my team", Assert: Service{Unit: "kubelet"}},
+	}
+	if !reflect.DeepEqual(list, want) {
+		t.Errorf("checks %#v\nwant %#v", list, want)
+	}
+	if list, err := ParseList("node.yaml", nil, "validate"); list != nil || err != nil {
+		t.Errorf("no list: %v, %v", list, err)
+	}
+
+	s, err = spec.Parse("node.yaml", []byte(head+"validate:\n  - file: /etc/hostname\n  - file:\n  - {module: overlay, absent: maybe}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ParseList(s.File, s.Image.Validate.Node(), "validate")
+	var errs spec.ErrorList
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("error %v, want two", err)
+	}
+	for i, w := range []string{
+		"node.yaml:6:10: validate[1].file: must be a string, got nothing (null)",
+		`node.yaml:7:31: validate[2].absent: must be true or false, got "maybe"`,
+	} {
+		if errs[i].Error() != w {
+			t.Errorf("error %d: %s\nwant %s", i, errs[i], w)
+		}
 	}
 }

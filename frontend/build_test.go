@@ -27,14 +27,14 @@ func TestBuildRecoversPanics(t *testing.T) {
 
 func TestLookupTarget(t *testing.T) {
 	for name, want := range map[string]string{"": "disk", "disk": "disk", "os": "os", "rootfs": "rootfs", "kubernetes": "kubernetes",
-		"kubernetes-sysext": "kubernetes-sysext", "aws": "aws", "raw": "raw", "vsphere": "vsphere"} {
+		"kubernetes-sysext": "kubernetes-sysext", "validate": "validate", "aws": "aws", "raw": "raw", "vsphere": "vsphere"} {
 		got, err := lookupTarget(name)
 		if err != nil || got.name != want {
 			t.Errorf("lookupTarget(%q) = %q, %v; want %q", name, got.name, err, want)
 		}
 	}
 	_, err := lookupTarget("ami")
-	if err == nil || err.Error() != `unknown target "ami": strata builds os, kubernetes, kubernetes-sysext, rootfs, disk, raw, qemu, aws, azure, gcp, vsphere, openstack` {
+	if err == nil || err.Error() != `unknown target "ami": strata builds os, kubernetes, kubernetes-sysext, rootfs, disk, validate, raw, qemu, aws, azure, gcp, vsphere, openstack` {
 		t.Errorf("lookupTarget(ami) error = %v", err)
 	}
 }

@@ -61,6 +61,9 @@ var allTargets = []target{
 		state: func(g node.Graph) (llb.State, error) { return g.Rootfs, nil }},
 	{name: "disk", needsBase: true, description: "a bootable GPT disk: " + node.DiskFile, needsTools: always,
 		state: func(g node.Graph) (llb.State, error) { return g.Disk, nil }},
+	{name: "validate", needsBase: true, needsTools: always,
+		description: "the disk checked offline by strata inspect (its layers' and spec's checks, hygiene); fails the build on a failed check; " + node.ValidationReport,
+		state:       func(g node.Graph) (llb.State, error) { return g.Validation, nil }},
 }
 
 func init() {

@@ -84,6 +84,8 @@ func (d *decoder) value(n *yaml.Node, path string, at Pos, v reflect.Value) {
 		if s, ok := d.scalar(n, path, at, t); ok {
 			v.Field(slices.Index(fieldNames(t), "name")).SetString(s)
 		}
+	case t == checkListType:
+		d.checkList(n, path, at, v)
 	case t.Kind() == reflect.Pointer:
 		elem := reflect.New(t.Elem())
 		if d.mapping(n, path, at, elem.Elem()) {
@@ -232,6 +234,8 @@ func expected(t reflect.Type) string {
 	switch {
 	case t == byteSizeType:
 		return "a size such as 8GiB"
+	case t == checkListType:
+		return "a list of checks, each a mapping such as {file: /etc/hostname, contains: node}"
 	case t == imageType:
 		return "a release image name such as kube-proxy, or a mapping with fields " + strings.Join(fieldNames(t), ", ")
 	case t.Kind() == reflect.Slice && t.Elem() == imageType:

@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // goldenFullDigest pins the canonical encoding: disk GUIDs and filesystem
@@ -81,6 +83,14 @@ func mutateNth(v reflect.Value, path string, n *int) (string, bool) {
 		}
 		*n--
 		return false
+	}
+	if v.Type() == checkListType {
+		// One thing to change: the list, by an entry more.
+		if hit() {
+			v.Set(reflect.ValueOf(appendCheck(v.Interface().(CheckList), "module: added")))
+			return path + " (appended)", true
+		}
+		return "", false
 	}
 	switch v.Kind() {
 	case reflect.String:
@@ -210,5 +220,59 @@ func TestOSDigestLeavesKubernetesOut(t *testing.T) {
 	}
 	if a.Image.Kubernetes == nil {
 		t.Error("OSDigest changed the spec")
+	}
+}
+
+// appendCheck returns l with one more entry, given in YAML.
+func appendCheck(l CheckList, entry string) CheckList {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte("- "+entry+"\n"), &doc); err != nil {
+		panic(err)
+	}
+	seq := &yaml.Node{Kind: yaml.SequenceNode}
+	if l.node != nil {
+		seq.Content = append(seq.Content, l.node.Content...)
+	}
+	seq.Content = append(seq.Content, doc.Content[0].Content...)
+	return CheckList{node: seq}
+}
+
+// TestDigestValidate: the validate: list reaches the digest, entry by
+// entry, and not through how it is written; and it stays out of the OS
+// digest, since the OS disk does not carry the checks file.
+func TestDigestValidate(t *testing.T) {
+	load := func(y string) *Spec { return mustLoad(t, "node.yaml", []byte(header+y), nil) }
+	none := load("")
+	if load("validate: []\n").Digest() != none.Digest() || load("validate: ~\n").Digest() != none.Digest() {
+		t.Error("an empty validate: list changes the digest")
+	}
+	same := []struct{ a, b string }{
+		{"validate: [{sysctl: net.ipv4.ip_forward, value: 1}]\n", "validate:\n  # a comment\n  - value: '1'\n    sysctl: net.ipv4.ip_forward\n    x-why: extension keys do not count\n"},
+		{"validate: [{file: /a, contains: &w [x]}, {file: /b, contains: *w}]\n", "validate: [{file: /a, contains: [x]}, {file: /b, contains: [x]}]\n"},
+	}
+	for _, tt := range same {
+		if load(tt.a).Digest() != load(tt.b).Digest() {
+			t.Errorf("digests differ for\n%s---\n%s", tt.a, tt.b)
+		}
+	}
+	seen := map[string]string{none.Digest(): "none"}
+	for _, y := range []string{
+		"validate: [{file: /etc/hostname}]\n",
+		"validate: [{file: /etc/hostnam}]\n",
+		"validate: [{file: /etc/hostname, absent: true}]\n",
+		"validate: [{file: /etc/hostname}, {file: /etc/hostname}]\n",
+		"validate: [{module: overlay}]\n",
+		"validate: [{module: overlay, name: mine}]\n",
+		"validate: [{service: kubelet, state: [enabled]}]\n",
+		"validate: [{service: kubelet, state: [enabled, static]}]\n",
+	} {
+		s := load(y)
+		if prev, dup := seen[s.Digest()]; dup {
+			t.Errorf("same digest for\n%s---\n%s", prev, y)
+		}
+		seen[s.Digest()] = y
+		if s.OSDigest() != none.OSDigest() {
+			t.Errorf("validate: changes the OS digest:\n%s", y)
+		}
 	}
 }

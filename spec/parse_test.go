@@ -32,12 +32,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "unknown top-level field",
 			doc:  header + "outputz: [qemu]\n",
-			want: `node.yaml:4:1: outputz: unknown field "outputz" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs, providers (did you mean "outputs"?)`,
+			want: `node.yaml:4:1: outputz: unknown field "outputz" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs, providers, validate (did you mean "outputs"?)`,
 		},
 		{
 			name: "unknown field without a close match",
 			doc:  header + "flavour: vanilla\n",
-			want: `node.yaml:4:1: flavour: unknown field "flavour" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs, providers`,
+			want: `node.yaml:4:1: flavour: unknown field "flavour" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs, providers, validate`,
 		},
 		{
 			name: "typo in os",
@@ -57,7 +57,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "wrong case of a field",
 			doc:  "apiversion: strata.dev/v1alpha1\n",
-			want: `node.yaml:1:1: apiversion: unknown field "apiversion" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs, providers (did you mean "apiVersion"?)`,
+			want: `node.yaml:1:1: apiversion: unknown field "apiversion" at the top level; allowed: apiVersion, kind, name, os, kubernetes, disk, outputs, providers, validate (did you mean "apiVersion"?)`,
 		},
 		{
 			name: "typo of sandboxImage",
@@ -214,7 +214,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "document is a list",
 			doc:  "- apiVersion: strata.dev/v1alpha1\n",
-			want: `node.yaml:1:1: the document must be a mapping with fields apiVersion, kind, name, os, kubernetes, disk, outputs, providers, got a list`,
+			want: `node.yaml:1:1: the document must be a mapping with fields apiVersion, kind, name, os, kubernetes, disk, outputs, providers, validate, got a list`,
 		},
 		{
 			name: "two documents",
@@ -281,4 +281,42 @@ func TestParseAccepts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestParseValidate: the loader takes validate: as a list of mappings,
+// keeps their positions, and refuses anything else where it is written.
+// What the entries say is package checks' to judge (checks.ParseList).
+func TestParseValidate(t *testing.T) {
+	s := mustLoad(t, "node.yaml", []byte(header+"validate:\n  - file: /etc/hostname\n    contains: node\n  - {service: kubelet, x-note: hi}\n"), nil)
+	if n := s.Image.Validate.Len(); n != 2 {
+		t.Fatalf("%d entries, want 2", n)
+	}
+	node := s.Image.Validate.Node()
+	if node == nil || node.Content[1].Line != 7 || node.Content[1].Column != 5 {
+		t.Errorf("the second entry's node is not at 7:5: %+v", node)
+	}
+	if p, ok := s.Position("validate[1]"); !ok || p != (Pos{Line: 7, Column: 5}) {
+		t.Errorf("validate[1] at %v (%v), want 7:5", p, ok)
+	}
+	if s := mustLoad(t, "node.yaml", []byte(header+"validate: ~\n"), nil); s.Image.Validate.Node() != nil {
+		t.Error("validate: ~ kept a node")
+	}
+	runErrorCases(t, []errorCase{
+		{
+			name: "not a list",
+			doc:  header + "validate: {file: /etc/hostname}\n",
+			want: `node.yaml:4:1: validate: must be a list of checks, each a mapping such as {file: /etc/hostname, contains: node}, got a mapping`,
+		},
+		{
+			name: "an entry that is no mapping",
+			doc:  header + "validate:\n  - {file: /etc/hostname}\n  - /etc/hostname\n",
+			want: `node.yaml:6:5: validate[1]: must be a check: a mapping such as {file: /etc/hostname, contains: node}, got a string`,
+		},
+		{
+			name: "an empty entry",
+			doc:  header + "validate:\n  -\n  - [file]\n",
+			want: "node.yaml:5:4: validate[0]: must be a check, got null; remove the empty entry\n" +
+				"node.yaml:6:5: validate[1]: must be a check: a mapping such as {file: /etc/hostname, contains: node}, got a list",
+		},
+	})
 }

@@ -68,6 +68,7 @@ var fieldDocs = map[string]string{
 	"providers.*.cpus":              "vCPUs of the OVA's virtual machine (vsphere with format ova)",
 	"providers.*.memory":            "memory of the OVA's virtual machine, whole MiB",
 	"providers.*.network":           "the logical network the OVA's NIC joins",
+	"validate":                      "your own checks of the built image, each written as an entry of a check file's checks: list (docs/validation.md); they run with the layers' default checks at the end of the build and in strata inspect",
 }
 
 // fieldChoices are the values an enumerated field accepts today.
@@ -150,6 +151,9 @@ func walkFields(t reflect.Type, prefix string, out *[]Field) {
 			*out = append(*out, Field{Path: path + ".*", Type: "object", Description: fieldDocs[path+".*"],
 				Choices: providers.Names()})
 			walkFields(reflect.TypeOf(ProviderOptions{}), path+".*", out)
+		case ft == checkListType:
+			// Its entries are the check file's; docs/validation.md
+			// documents them.
 		case ft.Kind() == reflect.Struct && ft != byteSizeType:
 			walkFields(ft, path, out)
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
@@ -162,6 +166,8 @@ func typeName(t reflect.Type) string {
 	switch {
 	case t == byteSizeType:
 		return "size"
+	case t == checkListType:
+		return "list of check"
 	case t.Kind() == reflect.String:
 		return "string"
 	case t.Kind() == reflect.Map:
@@ -209,6 +215,11 @@ func fieldSchema(t reflect.Type, path string) map[string]any {
 	switch {
 	case t == byteSizeType:
 		s = map[string]any{"type": []string{"string", "integer"}, "pattern": `^[0-9]+(\.[0-9]+)?\s*([KMGT]i?B?)?$`}
+	case t == checkListType:
+		// An entry's kind key and fields are package checks' vocabulary
+		// (docs/validation.md); the loader only requires mappings.
+		s = map[string]any{"type": "array", "items": map[string]any{"type": "object", "minProperties": 1,
+			"description": "a check: one of the keys file, package, service, sysctl, module or cmdline, and that kind's fields"}}
 	case t == reflect.TypeOf(Artifacts{}):
 		s = objectSchema(t, path)
 		for name := range s["properties"].(map[string]any) {

@@ -84,12 +84,15 @@ func (s *Spec) Digest() string {
 // UUID every ext4 metadata checksum depends on. Images differing only in
 // Kubernetes therefore share partition GUIDs and filesystem UUIDs, as every
 // VM started from one image does. The bootstrap stays in: it is installed
-// in the OS layer.
+// in the OS layer. The validate: list is left out too: the checks file an
+// image carries is written above the OS disk, so editing a check does not
+// assemble the OS disk again.
 func (s *Spec) OSDigest() string {
 	os := *s
 	if k := s.Image.Kubernetes; k != nil {
 		os.Image.Kubernetes = &Kubernetes{Bootstrap: k.Bootstrap}
 	}
+	os.Image.Validate = CheckList{}
 	return os.Digest()
 }
 

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -69,6 +70,15 @@ var fullDisk = Disk{
 
 var allOutputs = []string{"qemu", "aws", "azure", "gcp", "vsphere", "openstack"}
 
+// validateJSON is the validate: list of each test spec, as the digest
+// encodes it.
+var validateJSON = map[string]string{
+	"full.yaml":     "[]",
+	"full-k8s.yaml": `[{"contains":"node","file":"/etc/hostname"},{"service":"kubelet"}]`,
+	"minimal.yaml":  "[]",
+	"block.yaml":    "[]",
+}
+
 func TestLoadGood(t *testing.T) {
 	tests := []struct {
 		file string
@@ -135,6 +145,15 @@ func TestLoadGood(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			s := mustLoad(t, tt.file, readTestdata(t, tt.file), nil)
+			// The validate: entries are YAML nodes; compare what they say.
+			checks, err := json.Marshal(s.Image.Validate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := validateJSON[tt.file]; string(checks) != want {
+				t.Errorf("validate: %s, want %s", checks, want)
+			}
+			s.Image.Validate = CheckList{}
 			if !reflect.DeepEqual(s.Image, tt.want) {
 				t.Errorf("image mismatch\n got: %#v\nwant: %#v", s.Image, tt.want)
 				if !reflect.DeepEqual(s.Image.Kubernetes, tt.want.Kubernetes) {

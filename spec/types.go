@@ -31,6 +31,9 @@ type NodeImage struct {
 	Disk       Disk        `yaml:"disk" json:"disk"`
 	Outputs    []string    `yaml:"outputs" json:"outputs,omitempty"`
 	Providers  Providers   `yaml:"providers" json:"providers,omitzero"`
+	// Validate holds the user's own checks of the built image, run with
+	// the layers' default checks (see CheckList).
+	Validate CheckList `yaml:"validate" json:"validate,omitzero"`
 }
 
 // Providers tunes the provider outputs, one optional entry per provider;

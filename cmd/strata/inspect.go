@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/strata-dev/strata/checks"
 	"github.com/strata-dev/strata/checks/diskimage"
 	"github.com/strata-dev/strata/exporters/disk"
+	"github.com/strata-dev/strata/layers/node"
 )
 
 type inspectOptions struct {
@@ -25,6 +28,8 @@ type inspectOptions struct {
 	junit      string
 	noContent  bool
 	noHygiene  bool
+	// noImageChecks leaves out the checks the image carries (node.ChecksFile).
+	noImageChecks bool
 }
 
 func newInspectCmd() *cobra.Command {
@@ -46,9 +51,11 @@ Then the root filesystem's content is checked, read with debugfs (no mount,
 no root, no loop device): the built-in hygiene checks (no SSH host keys, no
 machine-id, no cloud-init instance, no shell history, core dumps or apt
 lists, a small /var/log, no build-time resolv.conf, and with
---secret-value-file no file holding a secret), plus the checks of each
---checks file (files, packages, services, sysctls, modules, the kernel
-command line; see docs/validation.md). A failed check fails the command.`,
+--secret-value-file no file holding a secret), the checks the image carries
+in ` + node.ChecksFile + ` (what strata's layers and the spec's validate: list
+asked for, written by the build), and the checks of each --checks file
+(files, packages, services, sysctls, modules, the kernel command line; see
+docs/validation.md). A failed check fails the command.`,
 		Example: `  strata inspect out/disk.raw
   strata inspect --checks node-checks.yaml --junit checks.xml out/qemu/disk.qcow2
   strata inspect --secret-value-file ./registry-token --json out/aws/disk.vmdk
@@ -65,6 +72,7 @@ command line; see docs/validation.md). A failed check fails the command.`,
 	f.StringVar(&o.junit, "junit", "", "also write the results (the partition report's problems, then each check) as JUnit XML to this file")
 	f.BoolVar(&o.noContent, "no-content", false, "read the partition table and boot entry only; check no content")
 	f.BoolVar(&o.noHygiene, "no-hygiene", false, "run only the --checks files' checks, not the built-in hygiene checks")
+	f.BoolVar(&o.noImageChecks, "no-image-checks", false, "do not run the checks the image carries in "+node.ChecksFile)
 	return cmd
 }
 
@@ -88,7 +96,7 @@ func runInspect(ctx context.Context, out io.Writer, path string, o inspectOption
 	defer img.Close()
 	rep := inspectReport{Report: img.Report}
 	if !o.noContent {
-		rep.Checks = checkContent(ctx, img, list)
+		rep.Checks = checkContent(ctx, img, list, !o.noImageChecks)
 	}
 
 	if o.asJSON {
@@ -143,20 +151,47 @@ func inspectChecks(o inspectOptions) ([]checks.Check, error) {
 	return append(checks.Hygiene(h), user...), nil
 }
 
-// checkContent runs the checks against the image's root filesystem. An
-// image whose root cannot be read gets one failed result saying why, so
-// the partition report still prints.
-func checkContent(ctx context.Context, img *diskimage.Image, list []checks.Check) []checks.Result {
+// checkContent runs the checks against the image's root filesystem, with
+// the checks the image carries when withImage is set. An image whose root
+// cannot be read gets one failed result saying why, so the partition
+// report still prints.
+func checkContent(ctx context.Context, img *diskimage.Image, list []checks.Check, withImage bool) []checks.Result {
 	root, err := img.RootFS(ctx)
 	if err != nil {
 		return []checks.Result{{Name: "root filesystem", Source: "inspect", Status: checks.Error, Detail: err.Error()}}
 	}
 	defer root.Close()
+	if withImage {
+		carried, err := imageChecks(root)
+		if err != nil {
+			return []checks.Result{{Name: node.ChecksFile, Source: "image", Status: checks.Error, Path: node.ChecksFile, Detail: err.Error()}}
+		}
+		list = append(list, carried...)
+	}
 	target := checks.Image{Root: root}
 	if e := img.Report.DefaultEntry(); e != nil {
 		target.Cmdline, target.BootEntry = e.Cmdline, "ESP:"+e.File
 	}
 	return checks.Run(ctx, target, list)
+}
+
+// imageChecks are the checks the image was built to pass, as strata
+// writes them into every image it builds; an image without the file
+// (another builder's, or an older strata's) carries none.
+func imageChecks(root fs.FS) ([]checks.Check, error) {
+	name := strings.TrimPrefix(node.ChecksFile, "/")
+	data, err := fs.ReadFile(root, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", node.ChecksFile, err)
+	}
+	s, err := checks.Parse("image:"+node.ChecksFile, data)
+	if err != nil {
+		return nil, err
+	}
+	return s.Checks, nil
 }
 
 // diskResult is the partition and boot report as one result, so that the

@@ -57,6 +57,10 @@ type Graph struct {
 	Release          llb.State // /etc/strata-release
 	Rootfs           llb.State
 	Disk             llb.State // a directory holding disk.raw
+	// Validation is the disk's validation (strata inspect with the checks
+	// the image carries): a directory holding its JUnit report. Every
+	// provider output waits for the validation of its own disk.
+	Validation llb.State
 	// OSDisk is a Kubernetes node's disk before its Kubernetes layer is
 	// added (see nodeDisk); nil for other images.
 	OSDisk *llb.State
@@ -111,9 +115,15 @@ func Build(in Input) (Graph, error) {
 	// The overlay goes last among the layers so its small diff wins.
 	st.add(in.Distro.Defaults.Name+" overlay", g.Overlay)
 	st.add("release info", g.Release)
+	checked, err := checksGraph(in)
+	if err != nil {
+		return Graph{}, err
+	}
+	st.add("checks", checked)
 	g.Rootfs = st.merge("[rootfs] merge ", 0, len(st.states))
 	g.disk = nodeDisk(in, st, g.Rootfs, img.Disk.Cmdline, "disk")
 	g.Disk, g.OSDisk = g.disk.full, g.disk.os
+	g.Validation = validate(in, g.Disk, "disk")
 	g.Providers = make(map[string]llb.State, len(providers.All))
 	for _, p := range providers.All {
 		g.Providers[p.Name] = providerOutput(in, g, st, p)

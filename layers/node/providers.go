@@ -31,11 +31,12 @@ func providerOutput(in Input, g Graph, st stack, p providers.Provider) llb.State
 		rootfs := st.merge(fmt.Sprintf("[%s] merge ", p.Name), 0, len(st.states))
 		disk = nodeDisk(in, st, rootfs, guest.Cmdline(in.Spec.Image.Disk.Cmdline, p.Guest.Cmdline), p.Name)
 	}
+	validated := validate(in, disk.full, p.Name)
 	if disk.os == nil {
-		return convert(in, convertSource{disk: disk.full}, p, nil, in.Spec.Digest(), p.Name)
+		return convert(in, convertSource{disk: disk.full, validated: &validated}, p, nil, in.Spec.Digest(), p.Name)
 	}
 	delta := disk.delta(in)
-	src := convertSource{disk: *disk.os, delta: &delta}
+	src := convertSource{disk: *disk.os, delta: &delta, validated: &validated}
 	var base *llb.State
 	if f, err := formats.Lookup(providerFormat(in, p)); err == nil && f.NoReuse == "" {
 		// Named after the OS digest, so that a Kubernetes bump keeps it.
@@ -46,10 +47,12 @@ func providerOutput(in Input, g Graph, st stack, p providers.Provider) llb.State
 }
 
 // convertSource is what a conversion reads: a disk, or with delta set, the
-// layered disk made of that disk and the changes a layer makes to it.
+// layered disk made of that disk and the changes a layer makes to it. With
+// validated set, the conversion waits for that validation of the disk.
 type convertSource struct {
-	disk  llb.State
-	delta *llb.State
+	disk      llb.State
+	delta     *llb.State
+	validated *llb.State
 }
 
 // providerFormat is the format p's output is written in.
@@ -97,6 +100,9 @@ func convert(in Input, src convertSource, p providers.Provider, base *llb.State,
 	if base != nil {
 		args = append(args, "--reuse", "/reuse", "--reuse-raw", "/disk/"+DiskFile)
 		opts = append(opts, input("/reuse", *base))
+	}
+	if src.validated != nil {
+		opts = append(opts, afterValidation(*src.validated))
 	}
 	opts = append(opts, llb.Args(append(args, "/disk/"+DiskFile)))
 	if in.Epoch != nil {

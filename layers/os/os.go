@@ -35,7 +35,7 @@ type Input struct {
 	KubernetesNode bool
 	// Bootstrap is kubernetes.bootstrap; "" or "none" installs nothing.
 	Bootstrap string
-	Locate         Locator
+	Locate    Locator
 }
 
 // step is one vertex of the OS graph before numbering.
@@ -109,7 +109,7 @@ func plan(in Input) ([]step, error) {
 			name:  "install bootstrap " + in.Bootstrap + ": " + strings.Join(b.Packages, " "),
 			field: "kubernetes.bootstrap",
 			apply: func(st llb.State, o ...llb.ConstraintsOpt) llb.State {
-				return family.Install(st, b.Packages, cacheNS, o...)
+				return files.Write(family.Install(st, b.Packages, cacheNS, o...), b.Files, o...)
 			},
 		})
 	}

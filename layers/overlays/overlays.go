@@ -48,6 +48,8 @@ type Distro struct {
 type Bootstrap struct {
 	// Packages are installed in the OS layer of a Kubernetes node.
 	Packages []string
+	// Files configure them, written right after the install.
+	Files []spec.File
 }
 
 // Link is a symlink at Path pointing at Target.

@@ -2,6 +2,7 @@
 package debian
 
 import (
+	"github.com/strata-dev/strata/checks"
 	"github.com/strata-dev/strata/layers/overlays"
 	"github.com/strata-dev/strata/spec"
 )
@@ -31,9 +32,15 @@ func init() {
 			"libseccomp2", "apparmor", "ca-certificates", "chrony", "auditd"},
 		// growpart (cloud-guest-utils) lets cloud-init grow the root
 		// partition to the VM's disk; cloud-init's default user is given
-		// sudo, which a container base lacks.
+		// sudo, which a container base lacks. cloud-init sets en_US.UTF-8
+		// unless told otherwise, which a base without generated locales
+		// lacks: its locale module would fail on every first boot.
 		Bootstraps: map[string]overlays.Bootstrap{
-			"cloud-init": {Packages: []string{"cloud-init", "cloud-guest-utils", "sudo"}},
+			"cloud-init": {
+				Packages: []string{"cloud-init", "cloud-guest-utils", "sudo"},
+				Files: []spec.File{{Path: "/etc/cloud/cloud.cfg.d/01_strata_locale.cfg", Mode: "0644",
+					Content: "# written by strata: a locale every glibc has built in\nlocale: C.UTF-8\n"}},
+			},
 		},
 		KubeletEnvFile: "/etc/default/kubelet",
 		Initrd:         overlays.Initrd{ModulesFile: "/etc/initramfs-tools/modules", Rebuild: "update-initramfs -u -k all"},
@@ -58,4 +65,9 @@ func init() {
 		// resolved's upstream list instead.
 		Links: []overlays.Link{{Path: "/etc/resolv.conf", Target: "../run/systemd/resolve/stub-resolv.conf"}},
 	})
+	// Facts of Debian's layout the checks of every image look for (see
+	// overlays.Distro.Checks). kubeadm's preflight (SystemVerification)
+	// reads the running kernel's config, which Debian's kernel packages put
+	// in /boot/config-VERSION.
+	overlays.RegisterChecks("debian", checks.File{Path: "/boot/config-*", Type: "file"})
 }

@@ -1,0 +1,58 @@
+package node
+
+import (
+	"fmt"
+
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/strata-dev/strata/checks"
+	"github.com/strata-dev/strata/llb/files"
+	"github.com/strata-dev/strata/spec"
+)
+
+// ChecksFile is where the image carries the checks it was built to pass:
+// the defaults of its layers and its spec's validate: list. `strata
+// inspect` runs them, from the build's validation step or offline on the
+// image file, so a user needs no spec to check an image.
+const ChecksFile = "/usr/lib/strata/checks.yaml"
+
+// ValidationReport is the JUnit report a validation step leaves in its
+// output directory.
+const ValidationReport = "checks.junit.xml"
+
+// checksGraph writes ChecksFile. Like the release file it is a tiny graph
+// of its own, since it changes with any spec edit.
+func checksGraph(in Input) (llb.State, error) {
+	list, err := Checks(in)
+	if err != nil {
+		return llb.State{}, fmt.Errorf("checks: %w", err)
+	}
+	data, err := checks.Marshal(list)
+	if err != nil {
+		return llb.State{}, fmt.Errorf("checks: %w", err)
+	}
+	return files.Write(files.Root(), []spec.File{{Path: ChecksFile, Mode: "0644", Content: string(data)}},
+		llb.WithCustomName(fmt.Sprintf("[checks] write %s (%d checks)", ChecksFile, len(list)))), nil
+}
+
+// validate runs `strata inspect` on disk, a directory holding DiskFile, in
+// the tools environment: the image's partition table and boot entry, the
+// checks it carries and the hygiene checks. A failed check fails the step,
+// and with it every output that depends on it; there is no mode that lets
+// failures through. The output directory holds the JUnit report.
+func validate(in Input, disk llb.State, step string) llb.State {
+	run := in.Tools.Run(
+		llb.Args([]string{ToolsBinary, "inspect", "--junit", "/out/" + ValidationReport, "/disk/" + DiskFile}),
+		llb.Network(pb.NetMode_NONE),
+		llb.AddMount("/disk", disk, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
+		llb.WithCustomName(fmt.Sprintf("[%s] validate %s: partitions, boot entry, %s and hygiene", step, DiskFile, ChecksFile)),
+	)
+	return run.AddMount("/out", llb.Scratch())
+}
+
+// afterValidation makes st's step wait for validation: the report is
+// mounted where the step does not look, so BuildKit runs the validation
+// first and stops the build when it fails.
+func afterValidation(validated llb.State) llb.RunOption {
+	return llb.AddMount("/validated", validated, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff))
+}
