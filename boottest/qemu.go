@@ -1,11 +1,12 @@
-// Package qemu boots a disk image under QEMU with UEFI firmware and watches
-// its serial console, for the e2e boot tests.
+// Package boottest boots a disk image under QEMU with UEFI firmware and
+// watches its serial console: the e2e boot tests and `strata boot-test`
+// use it.
 //
 // It uses software emulation (TCG) only: the tests must run on CI machines
 // without usable KVM, and the same slow path everywhere keeps timeouts
 // honest. The disk is attached with snapshot=on, so a boot never changes the
 // image under test.
-package qemu
+package boottest
 
 import (
 	"context"
