@@ -2,10 +2,11 @@
 // watches its serial console: the e2e boot tests and `strata boot-test`
 // use it.
 //
-// It uses software emulation (TCG) only: the tests must run on CI machines
-// without usable KVM, and the same slow path everywhere keeps timeouts
-// honest. The disk is attached with snapshot=on, so a boot never changes the
-// image under test.
+// It uses software emulation (TCG) unless told otherwise: the e2e tests
+// must run on CI machines without usable KVM, and the same slow path
+// everywhere keeps their timeouts honest. Options.Accel asks for KVM, or
+// for KVM when ProbeKVM shows that guests really run under it. The disk is
+// attached with snapshot=on, so a boot never changes the image under test.
 package boottest
 
 import (
@@ -16,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +57,10 @@ type Options struct {
 	// ReadOnlyDrives are raw images attached after Disk as read-only
 	// virtio drives, such as a NoCloudSeed.
 	ReadOnlyDrives []string
+	// Accel is the accelerator: "tcg" (default), "kvm", or "auto", KVM if
+	// ProbeKVM passes and TCG otherwise (see ChooseAccel). Result.Accel
+	// says which one ran.
+	Accel string
 	// Memory is QEMU's -m value; default "2048" (MiB).
 	Memory string
 	// CPUs is the number of virtual CPUs; default 2.
@@ -103,6 +109,9 @@ type Result struct {
 	// Matched maps each Expect pattern that appeared to the time from
 	// start until it appeared.
 	Matched map[string]time.Duration
+	// Accel is the accelerator QEMU ran with, "tcg" or "kvm", and
+	// AccelWhy what chose it when Options.Accel was "auto".
+	Accel, AccelWhy string
 }
 
 // withDefaults returns a copy of o with defaults filled in, or an error for
@@ -123,6 +132,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if !diskFormats[o.Format] {
 		return o, fmt.Errorf("qemu: unsupported disk format %q", o.Format)
+	}
+	if o.Accel == "" {
+		o.Accel = AccelTCG
+	}
+	if !slices.Contains(accels, o.Accel) {
+		return o, fmt.Errorf("qemu: accelerator %q is not one of %s", o.Accel, strings.Join(accels, ", "))
 	}
 	if o.Memory == "" {
 		o.Memory = "2048"
@@ -153,7 +168,7 @@ func (o Options) args(code, vars string) []string {
 		// (CD-ROM, NIC, VGA): fewer firmware boot entries to try, and the
 		// same machine on every host.
 		"-no-user-config", "-nodefaults",
-		"-accel", "tcg",
+		"-accel", o.Accel,
 		"-machine", "q35",
 		"-cpu", "max",
 		"-m", o.Memory,
@@ -233,6 +248,13 @@ func Boot(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 
+	var why string
+	if o.Accel == AccelAuto {
+		if o.Accel, why, err = ChooseAccel(ctx, o.Accel, fw); err != nil {
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+	}
+
 	work, err := os.MkdirTemp("", "strata-qemu-")
 	if err != nil {
 		return nil, fmt.Errorf("qemu: %w", err)
@@ -258,7 +280,21 @@ func Boot(ctx context.Context, opts Options) (*Result, error) {
 	}
 	logPath = logFile.Name()
 
-	res, err := run(ctx, o, exec.Command(qemuBinary, o.args(fw.Code, vars)...), logFile)
+	// QEMU runs in the scratch directory, so that a core dump of one that
+	// aborts (as under a broken KVM) goes with it; the paths it is given
+	// must not be relative then. (The drives are the caller's slice.)
+	o.ReadOnlyDrives = slices.Clone(o.ReadOnlyDrives)
+	for _, p := range append([]*string{&o.Disk, &fw.Code}, ptrs(o.ReadOnlyDrives)...) {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+	}
+	cmd := exec.Command(qemuBinary, o.args(fw.Code, vars)...)
+	cmd.Dir = work
+	res, err := run(ctx, o, cmd, logFile)
+	if res != nil {
+		res.Accel, res.AccelWhy = o.Accel, why
+	}
 	if cerr := logFile.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("qemu: console log: %w", cerr)
 	}
@@ -444,6 +480,15 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 	default:
 		return res, fmt.Errorf("qemu: stopped after %s waiting for %s: %w", duration.Round(time.Second), missing, ctx.Err())
 	}
+}
+
+// ptrs points at each element of s.
+func ptrs(s []string) []*string {
+	p := make([]*string, len(s))
+	for i := range s {
+		p[i] = &s[i]
+	}
+	return p
 }
 
 // exitStatus describes how QEMU ended.
