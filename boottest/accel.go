@@ -36,7 +36,8 @@ const probeExpect = "UEFI Interactive Shell"
 // KVM, and short next to a boot, which TCG takes minutes for.
 const probeTimeout = 15 * time.Second
 
-// ProbeKVM reports whether KVM works for the guests Boot starts: nil when
+// ProbeKVM reports whether KVM works for the guests Boot starts with the
+// emulator qemu (as Options.QEMU: "" is the default one): nil when
 // /dev/kvm opens read-write and OVMF, started under KVM with Boot's
 // machine and CPU model and an empty disk, reaches its shell within 15 s;
 // otherwise an error saying what went wrong.
@@ -47,7 +48,7 @@ const probeTimeout = 15 * time.Second
 // "-cpu max" or "-cpu host" (it cannot set MSR 0x10a), and with "-cpu
 // qemu64" the firmware stops on "KVM internal error" and the guest hangs
 // without a console line. Running the firmware catches both.
-func ProbeKVM(ctx context.Context, fw Firmware) error {
+func ProbeKVM(ctx context.Context, qemu string, fw Firmware) error {
 	f, err := os.OpenFile(kvmDevice, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("cannot open %s read-write: %w", kvmDevice, err)
@@ -67,7 +68,7 @@ func ProbeKVM(ctx context.Context, fw Firmware) error {
 		return err
 	}
 	_, err = Boot(ctx, Options{
-		Disk: disk, Accel: AccelKVM, Memory: "256", CPUs: 1, Timeout: probeTimeout,
+		Disk: disk, QEMU: qemu, Accel: AccelKVM, Memory: "256", CPUs: 1, Timeout: probeTimeout,
 		Firmware: fw, ConsoleLog: filepath.Join(dir, "console.log"),
 		Expect: []string{probeExpect}, Fail: []string{"ASSERT"},
 	})
@@ -80,11 +81,13 @@ func ProbeKVM(ctx context.Context, fw Firmware) error {
 	return nil
 }
 
-// ChooseAccel resolves an Options.Accel value: "" and "tcg" are TCG,
-// "kvm" is KVM without a probe (QEMU fails if it cannot use it), and
-// "auto" is KVM if ProbeKVM passes, else TCG. why says what decided, for
-// a log line: empty for an explicit choice, the probe's outcome for auto.
-func ChooseAccel(ctx context.Context, accel string, fw Firmware) (chosen, why string, err error) {
+// ChooseAccel resolves an Options.Accel value for the emulator qemu (as
+// Options.QEMU) and firmware fw (the zero value: FindFirmware's): "" and
+// "tcg" are TCG, "kvm" is KVM without a probe (QEMU fails if it cannot
+// use it), and "auto" is KVM if ProbeKVM passes, else TCG. why says what
+// decided, for a log line: empty for an explicit choice, the probe's
+// outcome for auto.
+func ChooseAccel(ctx context.Context, accel, qemu string, fw Firmware) (chosen, why string, err error) {
 	switch accel {
 	case "", AccelTCG:
 		return AccelTCG, "", nil
@@ -99,7 +102,7 @@ func ChooseAccel(ctx context.Context, accel string, fw Firmware) (chosen, why st
 			return "", "", err
 		}
 	}
-	if err := ProbeKVM(ctx, fw); err != nil {
+	if err := ProbeKVM(ctx, qemu, fw); err != nil {
 		if ctx.Err() != nil {
 			return "", "", errors.Join(ctx.Err(), err)
 		}

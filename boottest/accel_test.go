@@ -44,12 +44,12 @@ func TestChooseAccelExplicit(t *testing.T) {
 	kvmDevice = "/nonexistent/kvm"
 	t.Cleanup(func() { kvmDevice = saved })
 	for in, want := range map[string]string{"": "tcg", "tcg": "tcg", "kvm": "kvm"} {
-		got, why, err := ChooseAccel(context.Background(), in, Firmware{})
+		got, why, err := ChooseAccel(context.Background(), in, "", Firmware{})
 		if err != nil || got != want || why != "" {
 			t.Errorf("ChooseAccel(%q) = %q, %q, %v; want %q", in, got, why, err, want)
 		}
 	}
-	if _, _, err := ChooseAccel(context.Background(), "whpx", Firmware{}); err == nil || !strings.Contains(err.Error(), "tcg, kvm, auto") {
+	if _, _, err := ChooseAccel(context.Background(), "whpx", "", Firmware{}); err == nil || !strings.Contains(err.Error(), "tcg, kvm, auto") {
 		t.Errorf("ChooseAccel(whpx) error = %v", err)
 	}
 }
@@ -59,11 +59,11 @@ func TestProbeKVMNoDevice(t *testing.T) {
 	saved := kvmDevice
 	kvmDevice = filepath.Join(t.TempDir(), "missing")
 	t.Cleanup(func() { kvmDevice = saved })
-	err := ProbeKVM(context.Background(), opts.Firmware)
+	err := ProbeKVM(context.Background(), "", opts.Firmware)
 	if err == nil || !strings.Contains(err.Error(), "cannot open "+kvmDevice+" read-write") {
 		t.Fatalf("ProbeKVM error = %v", err)
 	}
-	got, why, err := ChooseAccel(context.Background(), "auto", opts.Firmware)
+	got, why, err := ChooseAccel(context.Background(), "auto", "", opts.Firmware)
 	if err != nil || got != "tcg" || !strings.Contains(why, "cannot open") {
 		t.Errorf("ChooseAccel(auto) = %q, %q, %v; want tcg and the reason", got, why, err)
 	}
@@ -74,7 +74,7 @@ func TestProbeKVMNoDevice(t *testing.T) {
 func TestProbeKVMBroken(t *testing.T) {
 	opts, pids := useFakeQEMU(t, "hang")
 	fakeKVM(t, "broken")
-	err := ProbeKVM(context.Background(), opts.Firmware)
+	err := ProbeKVM(context.Background(), "", opts.Firmware)
 	if err == nil || !strings.Contains(err.Error(), "failed to set MSR 0x10a") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("ProbeKVM error = %v, want one line with QEMU's stderr", err)
 	}

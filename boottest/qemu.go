@@ -10,6 +10,7 @@
 package boottest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -92,6 +93,8 @@ type Options struct {
 	// Firmware overrides the UEFI firmware; the zero value means
 	// FindFirmware.
 	Firmware Firmware
+	// QEMU is the emulator binary; default qemu-system-x86_64 from PATH.
+	QEMU string
 	// Network gives the guest a NIC with restricted user networking: it
 	// gets a DHCP lease, so network-online.target and the units after it
 	// come up as on a cloud, but it can reach nothing outside QEMU, not
@@ -250,7 +253,7 @@ func Boot(ctx context.Context, opts Options) (*Result, error) {
 
 	var why string
 	if o.Accel == AccelAuto {
-		if o.Accel, why, err = ChooseAccel(ctx, o.Accel, fw); err != nil {
+		if o.Accel, why, err = ChooseAccel(ctx, o.Accel, o.QEMU, fw); err != nil {
 			return nil, fmt.Errorf("qemu: %w", err)
 		}
 	}
@@ -289,7 +292,7 @@ func Boot(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("qemu: %w", err)
 		}
 	}
-	cmd := exec.Command(qemuBinary, o.args(fw.Code, vars)...)
+	cmd := exec.Command(cmp.Or(o.QEMU, qemuBinary), o.args(fw.Code, vars)...)
 	cmd.Dir = work
 	res, err := run(ctx, o, cmd, logFile)
 	if res != nil {
@@ -346,7 +349,7 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 	pw.Close()
 	epw.Close()
 	if err != nil {
-		return nil, fmt.Errorf("qemu: start %s: %w", qemuBinary, err)
+		return nil, fmt.Errorf("qemu: start %s: %w", cmd.Path, err)
 	}
 	stderrDone := make(chan struct{})
 	go func() {
