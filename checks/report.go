@@ -79,8 +79,15 @@ type junitMessage struct {
 	Body    string `xml:",chardata"`
 }
 
-// WriteJUnit writes results as JUnit XML, the suite named after the image.
+// WriteJUnit writes results as JUnit XML, the suite named after the image,
+// as strata inspect's report.
 func WriteJUnit(w io.Writer, image string, results []Result) error {
+	return WriteJUnitFor(w, "strata inspect", image, results)
+}
+
+// WriteJUnitFor is WriteJUnit for another tool's results: tool names the
+// document ("strata boot-test").
+func WriteJUnitFor(w io.Writer, tool, image string, results []Result) error {
 	s := junitSuite{Name: image, Tests: len(results)}
 	for _, r := range results {
 		c := junitCase{Name: r.Name, Classname: r.Source}
@@ -102,7 +109,7 @@ func WriteJUnit(w io.Writer, image string, results []Result) error {
 		}
 		s.Cases = append(s.Cases, c)
 	}
-	doc := junitSuites{Name: "strata inspect", Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped, Suites: []junitSuite{s}}
+	doc := junitSuites{Name: tool, Tests: s.Tests, Failures: s.Failures, Errors: s.Errors, Skipped: s.Skipped, Suites: []junitSuite{s}}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

@@ -51,7 +51,7 @@ func TestWriteJUnit(t *testing.T) {
 	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, b.String())
 	}
-	if doc.Tests != 4 || doc.Failures != 1 || doc.Errors != 1 || doc.Skipped != 1 || len(doc.Suites) != 1 {
+	if doc.Name != "strata inspect" || doc.Tests != 4 || doc.Failures != 1 || doc.Errors != 1 || doc.Skipped != 1 || len(doc.Suites) != 1 {
 		t.Fatalf("counts %+v", doc)
 	}
 	s := doc.Suites[0]
@@ -65,5 +65,14 @@ func TestWriteJUnit(t *testing.T) {
 	}
 	if s.Cases[0].Failure != nil || s.Cases[2].Error == nil || s.Cases[3].Skipped == nil {
 		t.Errorf("cases %+v", s.Cases)
+	}
+}
+
+func TestWriteJUnitFor(t *testing.T) {
+	var b bytes.Buffer
+	must(t, WriteJUnitFor(&b, "strata boot-test", "out/disk.raw", sampleResults))
+	var doc junitSuites
+	if err := xml.Unmarshal(b.Bytes(), &doc); err != nil || doc.Name != "strata boot-test" || doc.Suites[0].Name != "out/disk.raw" {
+		t.Errorf("%v: %+v", err, doc)
 	}
 }

@@ -153,6 +153,12 @@ func (t *sysctlTable) parse(file, text string) {
 	})
 }
 
+// SysctlPath is the file under /proc/sys that a kernel parameter is
+// read from in a running system, the key read as systemd-sysctl reads it
+// (see normalizeSysctl): "net.ipv4.ip_forward" is
+// "/proc/sys/net/ipv4/ip_forward".
+func SysctlPath(key string) string { return "/proc/sys/" + normalizeSysctl(key) }
+
 // normalizeSysctl turns a key into systemd's form, a /proc/sys path: when
 // the first separator is a dot, dots and slashes swap ("net.ipv4.conf.
 // eth0/1.rp_filter" names the interface "eth0.1"); otherwise the key is a

@@ -66,9 +66,13 @@ func TestNormalizeSysctl(t *testing.T) {
 		"net.ipv4.conf.eth0/1.forward": "net/ipv4/conf/eth0.1/forward",
 		"net/ipv4/conf/eth0.1/forward": "net/ipv4/conf/eth0.1/forward",
 		" kernel.panic ":               "kernel/panic",
+		"net/../../etc/passwd":         "etc/passwd", // never out of /proc/sys
 	} {
 		if got := normalizeSysctl(in); got != want {
 			t.Errorf("normalizeSysctl(%q) = %q, want %q", in, got, want)
+		}
+		if got := SysctlPath(in); got != "/proc/sys/"+want {
+			t.Errorf("SysctlPath(%q) = %q", in, got)
 		}
 	}
 }

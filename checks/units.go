@@ -31,6 +31,10 @@ var unitSuffixes = []string{".service", ".socket", ".timer", ".target", ".path",
 	".automount", ".swap", ".slice", ".scope", ".device"}
 
 // unitName completes a bare name to a service.
+// UnitName is a unit's full name, as systemctl takes a bare name: with
+// no type suffix it is a service ("kubelet" is "kubelet.service").
+func UnitName(name string) string { return unitName(name) }
+
 func unitName(name string) string {
 	for _, s := range unitSuffixes {
 		if strings.HasSuffix(name, s) {

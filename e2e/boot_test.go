@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-dev/strata/e2e/qemu"
+	"github.com/strata-dev/strata/boottest"
 )
 
 // TestExampleDiskBoots boots the example disk under QEMU (TCG, OVMF) and
@@ -38,20 +38,20 @@ func bootAndExpect(t *testing.T, disk, logName string, expect, fail []string) {
 // other than raw ("qcow2", "vpc", "vmdk").
 func bootImageAndExpect(t *testing.T, disk, format, logName string, expect, fail []string) {
 	t.Helper()
-	bootWith(t, qemu.Options{Disk: disk, Format: format}, logName, expect, fail)
+	bootWith(t, boottest.Options{Disk: disk, Format: format}, logName, expect, fail)
 }
 
 // bootWith boots under QEMU with o's disk, format and bus, a restricted
 // NIC and the harness's budget and failure patterns. A guest that stalls (its console silent for bootStall, which under TCG
 // happens now and then early in the kernel's boot, e.g. right after
 // "Switched to clocksource hpet") is booted once more; a second stall fails.
-func bootWith(t *testing.T, o qemu.Options, logName string, expect, fail []string) {
+func bootWith(t *testing.T, o boottest.Options, logName string, expect, fail []string) {
 	t.Helper()
 	bootWithin(t, o, 12*time.Minute, logName, expect, fail)
 }
 
 // bootWithin is bootWith for a boot that may take up to timeout.
-func bootWithin(t *testing.T, o qemu.Options, timeout time.Duration, logName string, expect, fail []string) {
+func bootWithin(t *testing.T, o boottest.Options, timeout time.Duration, logName string, expect, fail []string) {
 	t.Helper()
 	consoleLog := filepath.Join(env.workDir, logName)
 	o.Network = true
@@ -61,7 +61,7 @@ func bootWithin(t *testing.T, o qemu.Options, timeout time.Duration, logName str
 	o.Expect = expect
 	o.Fail = append([]string{"Kernel panic", "emergency mode", "Failed to mount"}, fail...)
 	res, err := bootOnce(o)
-	if errors.Is(err, qemu.ErrStalled) {
+	if errors.Is(err, boottest.ErrStalled) {
 		stalled := consoleLog + ".stalled"
 		os.Rename(consoleLog, stalled)
 		t.Logf("boot stalled, booting once more (the first console: %s): %v", stalled, err)
@@ -81,10 +81,10 @@ func bootWithin(t *testing.T, o qemu.Options, timeout time.Duration, logName str
 // whole boots take under two minutes.
 const bootStall = 4 * time.Minute
 
-func bootOnce(o qemu.Options) (*qemu.Result, error) {
+func bootOnce(o boottest.Options) (*boottest.Result, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
-	return qemu.Boot(ctx, o)
+	return boottest.Boot(ctx, o)
 }
 
 func copyConsole(src, dst string) {

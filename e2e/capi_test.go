@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-dev/strata/e2e/qemu"
+	"github.com/strata-dev/strata/boottest"
 	"github.com/strata-dev/strata/e2e/releaseserver"
 	"github.com/strata-dev/strata/spec"
 )
@@ -182,7 +182,7 @@ func TestClusterAPIBootstrap(t *testing.T) {
 	}
 	const nodeName = "capi-cp-0"
 	seed := filepath.Join(dir, "seed.img")
-	err = qemu.NoCloudSeed{
+	err = boottest.NoCloudSeed{
 		UserData: cabpkUserData(r.Kubernetes, nodeName, r.PauseImage),
 		MetaData: "instance-id: " + nodeName + "\nlocal-hostname: " + nodeName + "\n",
 		// A cloud's network has a default route, which kubeadm and kubelet
@@ -198,7 +198,7 @@ func TestClusterAPIBootstrap(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	bootWithin(t, qemu.Options{Disk: vmDisk, Format: "qcow2", ReadOnlyDrives: []string{seed}, Memory: "4096"},
+	bootWithin(t, boottest.Options{Disk: vmDisk, Format: "qcow2", ReadOnlyDrives: []string{seed}, Memory: "4096"},
 		40*time.Minute, "capi-console.log", []string{
 			"capi-check ok: root grown",
 			"capi-check ok: kubeadm init succeeded",

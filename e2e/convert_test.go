@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-dev/strata/e2e/qemu"
+	"github.com/strata-dev/strata/boottest"
 	"github.com/strata-dev/strata/exporters/formats/gce"
 	"github.com/strata-dev/strata/exporters/formats/ova"
 )
@@ -52,7 +52,7 @@ func TestConvertedDisksBoot(t *testing.T) {
 			if c.unpack != nil {
 				image = c.unpack(t, image)
 			}
-			bootWith(t, qemu.Options{Disk: image, Format: c.qemuFormat, Bus: c.bus}, "converted-"+c.format+"-console.log", []string{
+			bootWith(t, boottest.Options{Disk: image, Format: c.qemuFormat, Bus: c.bus}, "converted-"+c.format+"-console.log", []string{
 				"Linux version",
 				"Multi-User System",
 				"strata-ready: booted",

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/strata-dev/strata/e2e/qemu"
+	"github.com/strata-dev/strata/boottest"
 	"github.com/strata-dev/strata/exporters/disk"
 	"github.com/strata-dev/strata/exporters/formats/gce"
 	"github.com/strata-dev/strata/exporters/providers"
@@ -50,7 +50,7 @@ func TestProviderTargetAWS(t *testing.T) {
 		"cat /etc/initramfs-tools/modules":             "nvme\nena\n",
 	})
 
-	bootWith(t, qemu.Options{Disk: vmdk, Format: "vmdk", Bus: "nvme"}, "provider-aws-console.log", []string{
+	bootWith(t, boottest.Options{Disk: vmdk, Format: "vmdk", Bus: "nvme"}, "provider-aws-console.log", []string{
 		"Linux version",
 		"Multi-User System",
 		"strata-ready: booted",

@@ -31,8 +31,9 @@ type Image struct {
 	// the file as given ("ova" and "gce" for the archives).
 	Report *disk.Report
 
-	disk string // the disk file Inspect read: Path, or one unpacked from it
-	work string // scratch directory, or ""
+	disk       string // the disk file Inspect read: Path, or one unpacked from it
+	diskFormat string // its format, as exporters/formats names it
+	work       string // scratch directory, or ""
 }
 
 // Open reads the partition table and boot configuration of the disk in
@@ -68,6 +69,7 @@ func Open(ctx context.Context, p string) (_ *Image, err error) {
 		}
 		return nil, err
 	}
+	img.diskFormat = rep.Format
 	if img.disk != p {
 		rep.Path = p
 		rep.Format = map[kind]string{kindGzip: "gce", kindTar: "ova"}[k]
@@ -76,6 +78,11 @@ func Open(ctx context.Context, p string) (_ *Image, err error) {
 	img.Report = rep
 	return img, nil
 }
+
+// Disk is the disk image file itself and its format (raw, qcow2, vhd or
+// vmdk): Path, or for an archive the disk unpacked from it, which lives
+// until Close. It is what a VM boots.
+func (img *Image) Disk() (path, format string) { return img.disk, img.diskFormat }
 
 // Close removes what Open and RootFS unpacked.
 func (img *Image) Close() error {

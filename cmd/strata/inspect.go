@@ -115,7 +115,7 @@ func runInspect(ctx context.Context, out io.Writer, path string, o inspectOption
 		}
 	}
 	if o.junit != "" {
-		if err := writeJUnit(o.junit, path, append([]checks.Result{diskResult(rep.Report)}, rep.Checks...)); err != nil {
+		if err := writeJUnit(o.junit, "strata inspect", path, append([]checks.Result{diskResult(rep.Report)}, rep.Checks...)); err != nil {
 			return err
 		}
 	}
@@ -206,15 +206,15 @@ func diskResult(r *disk.Report) checks.Result {
 	return res
 }
 
-// writeJUnit writes the results next to where they go and renames them
+// writeJUnit writes tool's results next to where they go and renames them
 // into place, so a killed run leaves no half-written report for CI.
-func writeJUnit(dst, image string, results []checks.Result) error {
+func writeJUnit(dst, tool, image string, results []checks.Result) error {
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if err := checks.WriteJUnit(tmp, image, results); err != nil {
+	if err := checks.WriteJUnitFor(tmp, tool, image, results); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", dst, err)
 	}

@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newSchemaCmd(),
 		newConvertCmd(),
 		newInspectCmd(),
+		newBootTestCmd(),
 		newExtentsCmd(),
 		newFrontendCmd(),
 		newVersionCmd(),

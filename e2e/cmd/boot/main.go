@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/strata-dev/strata/e2e/qemu"
+	"github.com/strata-dev/strata/boottest"
 )
 
 type listFlag []string
@@ -39,7 +39,7 @@ func main() {
 	if len(expect) == 0 {
 		expect = listFlag{"Linux version", "Multi-User System", "strata-ready: booted"}
 	}
-	opts := qemu.Options{
+	opts := boottest.Options{
 		Disk: flag.Arg(0), Format: *format, Bus: *bus, Timeout: *timeout, StallTimeout: *stall, ConsoleLog: *console, Network: true,
 		Expect: expect, Fail: []string{"Kernel panic", "emergency mode"},
 	}
@@ -47,10 +47,10 @@ func main() {
 		opts.Stdout = os.Stderr
 	}
 	fmt.Fprintf(os.Stderr, "booting %s under QEMU (TCG, OVMF); this takes minutes...\n", flag.Arg(0))
-	res, err := qemu.Boot(context.Background(), opts)
-	if errors.Is(err, qemu.ErrStalled) {
+	res, err := boottest.Boot(context.Background(), opts)
+	if errors.Is(err, boottest.ErrStalled) {
 		fmt.Fprintln(os.Stderr, "boot stalled, booting once more:", err)
-		res, err = qemu.Boot(context.Background(), opts)
+		res, err = boottest.Boot(context.Background(), opts)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "boot failed:", err)

@@ -1,13 +1,16 @@
-// Package qemu boots a disk image under QEMU with UEFI firmware and watches
-// its serial console, for the e2e boot tests.
+// Package boottest boots a disk image under QEMU with UEFI firmware and
+// watches its serial console: the e2e boot tests and `strata boot-test`
+// use it.
 //
-// It uses software emulation (TCG) only: the tests must run on CI machines
-// without usable KVM, and the same slow path everywhere keeps timeouts
-// honest. The disk is attached with snapshot=on, so a boot never changes the
-// image under test.
-package qemu
+// It uses software emulation (TCG) unless told otherwise: the e2e tests
+// must run on CI machines without usable KVM, and the same slow path
+// everywhere keeps their timeouts honest. Options.Accel asks for KVM, or
+// for KVM when ProbeKVM shows that guests really run under it. The disk is
+// attached with snapshot=on, so a boot never changes the image under test.
+package boottest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +58,10 @@ type Options struct {
 	// ReadOnlyDrives are raw images attached after Disk as read-only
 	// virtio drives, such as a NoCloudSeed.
 	ReadOnlyDrives []string
+	// Accel is the accelerator: "tcg" (default), "kvm", or "auto", KVM if
+	// ProbeKVM passes and TCG otherwise (see ChooseAccel). Result.Accel
+	// says which one ran.
+	Accel string
 	// Memory is QEMU's -m value; default "2048" (MiB).
 	Memory string
 	// CPUs is the number of virtual CPUs; default 2.
@@ -85,6 +93,8 @@ type Options struct {
 	// Firmware overrides the UEFI firmware; the zero value means
 	// FindFirmware.
 	Firmware Firmware
+	// QEMU is the emulator binary; default qemu-system-x86_64 from PATH.
+	QEMU string
 	// Network gives the guest a NIC with restricted user networking: it
 	// gets a DHCP lease, so network-online.target and the units after it
 	// come up as on a cloud, but it can reach nothing outside QEMU, not
@@ -102,6 +112,9 @@ type Result struct {
 	// Matched maps each Expect pattern that appeared to the time from
 	// start until it appeared.
 	Matched map[string]time.Duration
+	// Accel is the accelerator QEMU ran with, "tcg" or "kvm", and
+	// AccelWhy what chose it when Options.Accel was "auto".
+	Accel, AccelWhy string
 }
 
 // withDefaults returns a copy of o with defaults filled in, or an error for
@@ -122,6 +135,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if !diskFormats[o.Format] {
 		return o, fmt.Errorf("qemu: unsupported disk format %q", o.Format)
+	}
+	if o.Accel == "" {
+		o.Accel = AccelTCG
+	}
+	if !slices.Contains(accels, o.Accel) {
+		return o, fmt.Errorf("qemu: accelerator %q is not one of %s", o.Accel, strings.Join(accels, ", "))
 	}
 	if o.Memory == "" {
 		o.Memory = "2048"
@@ -152,7 +171,7 @@ func (o Options) args(code, vars string) []string {
 		// (CD-ROM, NIC, VGA): fewer firmware boot entries to try, and the
 		// same machine on every host.
 		"-no-user-config", "-nodefaults",
-		"-accel", "tcg",
+		"-accel", o.Accel,
 		"-machine", "q35",
 		"-cpu", "max",
 		"-m", o.Memory,
@@ -232,6 +251,13 @@ func Boot(ctx context.Context, opts Options) (*Result, error) {
 		}
 	}
 
+	var why string
+	if o.Accel == AccelAuto {
+		if o.Accel, why, err = ChooseAccel(ctx, o.Accel, o.QEMU, fw); err != nil {
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+	}
+
 	work, err := os.MkdirTemp("", "strata-qemu-")
 	if err != nil {
 		return nil, fmt.Errorf("qemu: %w", err)
@@ -257,7 +283,21 @@ func Boot(ctx context.Context, opts Options) (*Result, error) {
 	}
 	logPath = logFile.Name()
 
-	res, err := run(ctx, o, exec.Command(qemuBinary, o.args(fw.Code, vars)...), logFile)
+	// QEMU runs in the scratch directory, so that a core dump of one that
+	// aborts (as under a broken KVM) goes with it; the paths it is given
+	// must not be relative then. (The drives are the caller's slice.)
+	o.ReadOnlyDrives = slices.Clone(o.ReadOnlyDrives)
+	for _, p := range append([]*string{&o.Disk, &fw.Code}, ptrs(o.ReadOnlyDrives)...) {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+	}
+	cmd := exec.Command(cmp.Or(o.QEMU, qemuBinary), o.args(fw.Code, vars)...)
+	cmd.Dir = work
+	res, err := run(ctx, o, cmd, logFile)
+	if res != nil {
+		res.Accel, res.AccelWhy = o.Accel, why
+	}
 	if cerr := logFile.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("qemu: console log: %w", cerr)
 	}
@@ -309,7 +349,7 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 	pw.Close()
 	epw.Close()
 	if err != nil {
-		return nil, fmt.Errorf("qemu: start %s: %w", qemuBinary, err)
+		return nil, fmt.Errorf("qemu: start %s: %w", cmd.Path, err)
 	}
 	stderrDone := make(chan struct{})
 	go func() {
@@ -443,6 +483,15 @@ func run(ctx context.Context, o Options, cmd *exec.Cmd, logFile *os.File) (*Resu
 	default:
 		return res, fmt.Errorf("qemu: stopped after %s waiting for %s: %w", duration.Round(time.Second), missing, ctx.Err())
 	}
+}
+
+// ptrs points at each element of s.
+func ptrs(s []string) []*string {
+	p := make([]*string, len(s))
+	for i := range s {
+		p[i] = &s[i]
+	}
+	return p
 }
 
 // exitStatus describes how QEMU ended.

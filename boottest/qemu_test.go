@@ -1,4 +1,4 @@
-package qemu
+package boottest
 
 import (
 	"bytes"
@@ -93,6 +93,17 @@ func TestFindFirmwareMissing(t *testing.T) {
 // starts, so tests can check that Boot leaves nothing running.
 const fakeQEMU = `#!/bin/sh
 echo $$ >> "$FAKE_QEMU_PIDS"
+[ -z "$FAKE_QEMU_ARGS" ] || echo "$*" >> "$FAKE_QEMU_ARGS"
+case " $* " in
+*" -accel kvm "*)
+	# As on a host whose KVM cannot run guests, or one where it works.
+	case "$FAKE_KVM" in
+	works) printf 'UEFI Interactive Shell v2.2\r\nShell> ' ;;
+	*) echo 'qemu-system-x86_64: error: failed to set MSR 0x10a to 0x69' >&2; exit 134 ;;
+	esac
+	sleep 300
+	;;
+esac
 sleep 300 &
 echo $! >> "$FAKE_QEMU_PIDS"
 printf '\033[2J\033[01;01HBdsDxe: starting Boot0001\r\n'
@@ -413,4 +424,31 @@ func TestArgsSCSI(t *testing.T) {
 	if !strings.Contains(line, want) || strings.Contains(line, "if=virtio") {
 		t.Errorf("Bus scsi: command line lacks %q:\n%s", want, line)
 	}
+}
+
+// TestBootRelativePaths: QEMU runs in a scratch directory, so Boot hands
+// it absolute paths, and leaves the caller's options as they were.
+func TestBootRelativePaths(t *testing.T) {
+	opts, pids := useFakeQEMU(t, "expect")
+	argsFile := filepath.Join(t.TempDir(), "args")
+	t.Setenv("FAKE_QEMU_ARGS", argsFile)
+	dir := filepath.Dir(opts.Disk)
+	t.Chdir(dir)
+	opts.Disk = "disk.raw"
+	drives := []string{"CODE.fd"}
+	opts.ReadOnlyDrives = drives
+	opts.Expect = []string{"Multi-User System"}
+	if _, err := Boot(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(argsFile)
+	for _, want := range []string{"file=" + filepath.Join(dir, "disk.raw") + ",", "file=" + filepath.Join(dir, "CODE.fd") + ",if=virtio"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("QEMU's arguments lack %q:\n%s", want, data)
+		}
+	}
+	if drives[0] != "CODE.fd" {
+		t.Errorf("Boot changed the caller's ReadOnlyDrives to %q", drives)
+	}
+	assertGone(t, pids)
 }
