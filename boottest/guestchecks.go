@@ -268,6 +268,17 @@ check_module() {
 	say "$1" end
 }
 
+# cri_condition prints true, false or unknown: the status of condition $2
+# in crictl info's JSON $1, white space taken out. crictl 1.36 sorts the
+# keys (status before type); older ones print type first.
+cri_condition() {
+	case $1 in
+	*"\"type\":\"$2\",\"status\":true"* | *"\"status\":true,\"type\":\"$2\""*) echo true ;;
+	*"\"type\":\"$2\",\"status\":false"* | *"\"status\":false,\"type\":\"$2\""*) echo false ;;
+	*) echo unknown ;;
+	esac
+}
+
 # crictl info: its exit status and the runtime's conditions, from its JSON
 # with the white space taken out.
 check_crictl() {
@@ -282,11 +293,7 @@ check_crictl() {
 	say "$1" rc "$rc"
 	j=$(printf '%s' "$out" | tr -d ' \t\n')
 	for cond in RuntimeReady NetworkReady; do
-		case $j in
-		*"\"type\":\"$cond\",\"status\":true"*) say "$1" "$cond" true ;;
-		*"\"type\":\"$cond\",\"status\":false"*) say "$1" "$cond" false ;;
-		*) say "$1" "$cond" unknown ;;
-		esac
+		say "$1" "$cond" "$(cri_condition "$j" "$cond")"
 	done
 	[ "$rc" = 0 ] || say "$1" output "$(printf '%s' "$out" | tail -n 3 | flat)"
 	say "$1" end

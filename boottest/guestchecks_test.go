@@ -299,3 +299,26 @@ func TestSeed(t *testing.T) {
 		t.Errorf("runcmd %q", cmd)
 	}
 }
+
+// TestCRICondition reads the runtime's conditions out of crictl info's
+// JSON in both key orders: crictl 1.36 (what the fixture builds) sorts the
+// keys, so "status" comes before "type"; older ones print "type" first.
+func TestCRICondition(t *testing.T) {
+	sorted := `{"status":{"conditions":[{"message":"","reason":"","status":true,"type":"RuntimeReady"},{"message":"no CNI","reason":"NetworkPluginNotReady","status":false,"type":"NetworkReady"}]}}`
+	fieldOrder := `{"status":{"conditions":[{"type":"RuntimeReady","status":true,"reason":"","message":""},{"type":"NetworkReady","status":false}]}}`
+	for _, tt := range []struct{ json, cond, want string }{
+		{sorted, "RuntimeReady", "true"},
+		{sorted, "NetworkReady", "false"},
+		{fieldOrder, "RuntimeReady", "true"},
+		{fieldOrder, "NetworkReady", "false"},
+		{`{"status":{}}`, "RuntimeReady", "unknown"},
+	} {
+		out, err := exec.Command("/bin/sh", "-c", guestPrelude+"\ncri_condition \"$1\" \"$2\"", "sh", tt.json, tt.cond).Output()
+		if err != nil {
+			t.Fatalf("cri_condition: %v", err)
+		}
+		if got := strings.TrimSpace(string(out)); got != tt.want {
+			t.Errorf("cri_condition(%s, %s) = %q, want %q", tt.json, tt.cond, got, tt.want)
+		}
+	}
+}

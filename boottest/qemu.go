@@ -50,8 +50,8 @@ type Options struct {
 	// "vpc" or "vmdk".
 	Format string
 	// Bus is how the guest sees the disk: "virtio" (default); "nvme", as
-	// EC2's Nitro instances and GCE's newer machines present it; "scsi",
-	// or "scsi", a virtio-scsi controller as GCE's other machines have.
+	// EC2's Nitro instances and GCE's newer machines present it; or
+	// "scsi", a virtio-scsi controller as GCE's other machines have.
 	// VMware's pvscsi and LSI SAS controllers are emulated by QEMU, but
 	// Debian's OVMF has no driver for either, so nothing boots from them.
 	Bus string

@@ -203,7 +203,7 @@ func TestBootTestEveryFormat(t *testing.T) {
 				}
 			}
 			for _, r := range [][]string{
-				{"PASS", "boot", "boot-test", `reached "Reached target" and "Multi-User System" after`},
+				{"PASS", "boot", "boot-test", `reached "strata-boot-check-done" after`},
 				{"PASS", "systemctl is-system-running", "boot-test", "running"},
 				{"PASS", "service kubelet.service", "image:/usr/lib/strata/checks.yaml:8", "active (running)"},
 				{"PASS", "sysctl net.ipv4.ip_forward", "image:/usr/lib/strata/checks.yaml:9", "1 (live, /proc/sys/net/ipv4/ip_forward)"},
