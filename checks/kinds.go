@@ -205,7 +205,14 @@ func (f *fieldValues) opt(k string) *string {
 
 func (f *fieldValues) bool(k string) bool {
 	n := resolve(f.m[k])
-	return n != nil && n.Tag == "!!bool" && n.Value == "true"
+	return n != nil && n.Tag == "!!bool" && yamlTrue(n)
+}
+
+// yamlTrue is a !!bool node's value: YAML spells true as true, True or
+// TRUE, all of which yaml.v3 tags !!bool.
+func yamlTrue(n *yaml.Node) bool {
+	var b bool
+	return n.Decode(&b) == nil && b
 }
 
 func (f *fieldValues) list(k string) []string {

@@ -325,7 +325,7 @@ func (p *parser) boolean(n *yaml.Node, field string) (bool, bool) {
 		p.add(n, field, "must be true or false, got %s", describe(n))
 		return false, false
 	}
-	return n.Value == "true", true
+	return yamlTrue(n), true
 }
 
 // resolve follows aliases, so anchors can share values; a chain ends

@@ -188,3 +188,20 @@ func TestParseList(t *testing.T) {
 		}
 	}
 }
+
+// TestParseCapitalisedBooleans: YAML's True and TRUE are true. Read as
+// false, "absent: True" would turn a check around.
+func TestParseCapitalisedBooleans(t *testing.T) {
+	for _, spelling := range []string{"true", "True", "TRUE"} {
+		s, err := Parse("c.yaml", []byte("checks:\n  - file: /etc/x\n    absent: "+spelling+"\n  - module: foo\n    absent: "+spelling+"\n"))
+		if err != nil {
+			t.Fatalf("absent: %s: %v", spelling, err)
+		}
+		if f, ok := s.Checks[0].Assert.(File); !ok || !f.Absent {
+			t.Errorf("file with absent: %s reads as %#v", spelling, s.Checks[0].Assert)
+		}
+		if m, ok := s.Checks[1].Assert.(Module); !ok || !m.Absent {
+			t.Errorf("module with absent: %s reads as %#v", spelling, s.Checks[1].Assert)
+		}
+	}
+}

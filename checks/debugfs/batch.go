@@ -236,8 +236,7 @@ func (f *FS) catBatch(files []inode, fn func(inode, io.Reader) error) (err error
 	}()
 	br := bufio.NewReaderSize(out, 1<<20)
 	outOfStep := func(what string) error {
-		cancel()
-		cmd.Wait()
+		cancel() // the deferred Wait reaps debugfs
 		return fmt.Errorf("debugfs %s: output out of step %s: %s", f.device, what, firstLines(stderr.Bytes(), 3))
 	}
 	for i, e := range files {

@@ -71,7 +71,7 @@ docs/validation.md). A failed check fails the command.`,
 	f.StringArrayVar(&o.secrets, "secret-value-file", nil, "a file holding a secret value (as given to the build) that no file in the image may contain (repeatable)")
 	f.StringVar(&o.junit, "junit", "", "also write the results (the partition report's problems, then each check) as JUnit XML to this file")
 	f.BoolVar(&o.noContent, "no-content", false, "read the partition table and boot entry only; check no content")
-	f.BoolVar(&o.noHygiene, "no-hygiene", false, "run only the --checks files' checks, not the built-in hygiene checks")
+	f.BoolVar(&o.noHygiene, "no-hygiene", false, "leave out the built-in hygiene checks (the image's own checks and --checks files still run)")
 	f.BoolVar(&o.noImageChecks, "no-image-checks", false, "do not run the checks the image carries in "+node.ChecksFile)
 	return cmd
 }
@@ -161,10 +161,13 @@ func checkContent(ctx context.Context, img *diskimage.Image, list []checks.Check
 		return []checks.Result{{Name: "root filesystem", Source: "inspect", Status: checks.Error, Detail: err.Error()}}
 	}
 	defer root.Close()
+	var unreadable []checks.Result
 	if withImage {
+		// A file this strata cannot read (a newer strata's) fails the run,
+		// but the hygiene and --checks results still come.
 		carried, err := imageChecks(root)
 		if err != nil {
-			return []checks.Result{{Name: node.ChecksFile, Source: "image", Status: checks.Error, Path: node.ChecksFile, Detail: err.Error()}}
+			unreadable = []checks.Result{{Name: node.ChecksFile, Source: "image", Status: checks.Error, Path: node.ChecksFile, Detail: err.Error()}}
 		}
 		list = append(list, carried...)
 	}
@@ -172,7 +175,7 @@ func checkContent(ctx context.Context, img *diskimage.Image, list []checks.Check
 	if e := img.Report.DefaultEntry(); e != nil {
 		target.Cmdline, target.BootEntry = e.Cmdline, "ESP:"+e.File
 	}
-	return checks.Run(ctx, target, list)
+	return append(unreadable, checks.Run(ctx, target, list)...)
 }
 
 // imageChecks are the checks the image was built to pass, as strata
@@ -214,6 +217,11 @@ func writeJUnit(dst, tool, image string, results []checks.Result) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
+	// CreateTemp makes the file 0600; a report is for whoever runs CI.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := checks.WriteJUnitFor(tmp, tool, image, results); err != nil {
 		tmp.Close()
 		return fmt.Errorf("writing %s: %w", dst, err)

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"syscall"
 
@@ -92,13 +93,15 @@ func hashContent(h hash.Hash, path string) error {
 	return err
 }
 
-// hashXattrs adds the extended attributes mke2fs -d copies, in the order
-// the filesystem lists them, which is stable for one tree.
+// hashXattrs adds the extended attributes mke2fs -d copies, by name: the
+// order a filesystem lists them in is its own, and the same tree on
+// another host must give the same seed.
 func hashXattrs(h hash.Hash, path string) error {
 	names, err := xattrNames(path)
 	if err != nil {
 		return err
 	}
+	sort.Strings(names)
 	for _, name := range names {
 		value, err := xattrValue(path, name)
 		if err != nil {

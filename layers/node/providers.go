@@ -19,8 +19,8 @@ import (
 //
 // A Kubernetes node's disk is its OS disk with a layer added: the
 // conversion reads the OS disk through the layer's changes (strata
-// add-layer --delta, strata convert --delta), so the node's disk is never
-// written in full. Where the format compresses cluster by cluster, the OS
+// add-layer --delta, strata convert --delta), so it needs no layered disk;
+// the validation the conversion waits for checks the layered disk itself. Where the format compresses cluster by cluster, the OS
 // disk is converted too, on its own and cached with it, and the node's
 // conversion copies the compressed clusters the layer left alone from it
 // (strata convert --reuse) instead of compressing them again.

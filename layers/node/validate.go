@@ -39,7 +39,8 @@ func checksGraph(in Input) (llb.State, error) {
 // the tools environment: the image's partition table and boot entry, the
 // checks it carries and the hygiene checks. A failed check fails the step,
 // and with it every output that depends on it; there is no mode that lets
-// failures through. The output directory holds the JUnit report.
+// failures through. The output directory holds the JUnit report, which
+// only a passing validation leaves (BuildKit drops a failed step's output).
 func validate(in Input, disk llb.State, step string) llb.State {
 	run := in.Tools.Run(
 		llb.Args([]string{ToolsBinary, "inspect", "--junit", "/out/" + ValidationReport, "/disk/" + DiskFile}),

@@ -107,9 +107,11 @@ func aptPackage(p string) (checks.Package, bool) {
 // there is not looked for: directories it empties (prefixes), and
 // path.Match patterns of files it removes or truncates.
 var (
-	sysprepDirs  = []string{"/tmp/", "/var/tmp/", "/var/log/", "/var/lib/apt/lists/"}
+	sysprepDirs  = []string{"/tmp/", "/var/tmp/", "/var/log/", "/var/lib/apt/lists/", "/var/lib/cloud/"}
 	sysprepFiles = []string{"/etc/machine-id", "/var/lib/dbus/machine-id", "/etc/ssh/ssh_host_*_key",
-		"/etc/ssh/ssh_host_*_key.pub", "/var/cache/apt/*.bin"}
+		"/etc/ssh/ssh_host_*_key.pub", "/var/cache/apt/*.bin",
+		"/root/.bash_history", "/root/.zsh_history", "/root/.ash_history",
+		"/home/*/.bash_history", "/home/*/.zsh_history", "/home/*/.ash_history"}
 )
 
 func sysprepped(p string) bool {

@@ -203,8 +203,9 @@ func servicesScript(enable, disable []string) string {
 }
 
 // sysprepScript makes the image generic: every VM made from it gets its own
-// machine-id and SSH host keys on first boot, and the image carries no package
-// lists or build-time logs.
+// machine-id and SSH host keys on first boot, cloud-init sees its first boot
+// as one, and the image carries no package lists, build-time logs or shell
+// history.
 const sysprepScript = `set -eu
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
@@ -212,4 +213,6 @@ rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 find /var/log -type f -exec truncate -s 0 {} +
 rm -rf /tmp/* /var/tmp/*
+rm -rf /var/lib/cloud/*
+rm -f /root/.bash_history /root/.zsh_history /root/.ash_history /home/*/.bash_history /home/*/.zsh_history /home/*/.ash_history
 `
