@@ -245,6 +245,11 @@ func TestJudgeUnits(t *testing.T) {
 	if o := judgeActive(GuestCheck{waitFile: "/var/lib/kubelet/config.yaml"}, f); o.Status != checks.Fail {
 		t.Errorf("kubelet crash-looping with its config: %s %q", o.Status, o.Detail)
 	}
+	// Caught running between two of its restarts, it is still waiting.
+	f = facts{kv: map[string]string{"LoadState": "loaded", "ActiveState": "active", "SubState": "running", "bootstrapped": "no"}}
+	if o := judgeActive(GuestCheck{waitFile: "/var/lib/kubelet/config.yaml"}, f); o.Status != checks.Skip {
+		t.Errorf("kubelet running for a moment without its config: %s %q", o.Status, o.Detail)
+	}
 }
 
 func TestJudgeSysctlAndCRI(t *testing.T) {

@@ -173,15 +173,17 @@ var activeRules = []unitRule{
 		status: checks.Fail,
 		detail: func(u unitFacts) string { return "want active, found " + u.load },
 	}, {
-		when:   func(u unitFacts) bool { return u.active == "active" || u.active == "reloading" },
-		status: checks.Pass,
-		detail: unitFacts.state,
-	}, {
+		// Before the active rule: kubelet without its config restarts every
+		// 10 s and may be caught running in between, which says nothing.
 		when:   func(u unitFacts) bool { return u.waiting },
 		status: checks.Skip,
 		detail: func(u unitFacts) string {
 			return fmt.Sprintf("%s: waits for the node to join a cluster (no %s yet)", u.state(), u.waitFile)
 		},
+	}, {
+		when:   func(u unitFacts) bool { return u.active == "active" || u.active == "reloading" },
+		status: checks.Pass,
+		detail: unitFacts.state,
 	}, {
 		when:   func(u unitFacts) bool { return u.active == "inactive" && u.condition == "no" },
 		status: checks.Skip,
