@@ -12,6 +12,7 @@ cache=${STRATA_CACHE:-/var/cache/strata-e2e}
 state=${STRATA_BUILDKIT_STATE:-/var/lib/strata-e2e/buildkitd}
 bin=$cache/bin
 sock=$state/buildkitd.sock
+gc_keep=16000,12000,24000
 
 build() {
 	"$here/tools.sh" buildkit >/dev/null
@@ -24,8 +25,13 @@ start() {
 		echo "export BUILDKIT_HOST=unix://$sock"
 		return
 	fi
+	rm -f "$sock"
 	command -v runc >/dev/null || { echo "runc is not installed (apt-get install runc)" >&2; exit 1; }
+	# The state persists between runs on one machine; garbage collection
+	# bounds it (MB: keep 16 GB of cache, and more only while 12 GB of the
+	# disk stay free, 24 GB at most). Unbounded, a day's runs filled the disk.
 	nohup "$bin/buildkitd" --oci-worker=true --containerd-worker=false \
+		--oci-worker-gc=true --oci-worker-gc-keepstorage "$gc_keep" \
 		--root "$state/root" --addr "unix://$sock" >"$state/buildkitd.log" 2>&1 &
 	echo $! >"$state/buildkitd.pid"
 	for _ in $(seq 1 60); do
