@@ -187,20 +187,9 @@ func strataBuildAt(addr, specPath, target, out string, withBase bool, extra ...s
 // is stopped and its state removed when the test ends.
 func freshBuildkitd(t *testing.T) string {
 	t.Helper()
-	// Not under /tmp: snapshots need a filesystem overlayfs can stack on.
-	state, err := os.MkdirTemp("/var/tmp", "strata-e2e-bk-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	stateEnv := []string{"STRATA_BUILDKIT_STATE=" + state}
-	t.Cleanup(func() {
-		stopBuildkitd(t, state, stateEnv)
-	})
-	out, err := runEnv(10*time.Minute, env.repo, stateEnv, "e2e/buildkitd.sh", "start")
-	if err != nil {
-		t.Fatalf("starting a buildkitd of the test's own: %v", err)
-	}
-	return strings.TrimPrefix(lastLine(out), "export BUILDKIT_HOST=")
+	d := newOwnBuildkitd(t)
+	d.start()
+	return d.addr
 }
 
 // stopBuildkitd stops the buildkitd freshBuildkitd started, waits for it to

@@ -1,5 +1,7 @@
 package spec
 
+import "time"
+
 // DefaultDistro is the distro used when os.distro is not set. It is
 // exported so that callers that look up overlays themselves agree with
 // Load.
@@ -66,3 +68,11 @@ func (k *Kubernetes) SysextImage() Sysext {
 	fill(&s.Format, defaultSysextFormat)
 	return s
 }
+
+// DefaultEpoch is the time a build clamps every timestamp to when
+// SOURCE_DATE_EPOCH is not set: a fixed date, so a
+// build without it is reproducible too. A build's own files (logs, the
+// initrd, users' password dates) would otherwise carry the day they were
+// made. Changing it changes every image's bytes, as changing a default
+// field value would.
+var DefaultEpoch = time.Date(2024, time.January, 1, 0, 0, 0, 0, time.UTC)

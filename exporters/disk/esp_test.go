@@ -18,7 +18,7 @@ import (
 // fsck.fat, which is where its FAT-sizing and ".." quirks showed up.
 func TestBuildESPGeometries(t *testing.T) {
 	if _, err := exec.LookPath("fsck.vfat"); err != nil {
-		t.Skip("fsck.vfat (dosfstools) not installed")
+		t.Fatal("fsck.vfat is not installed: install dosfstools (e2e/setup-host.sh does)")
 	}
 	dir := t.TempDir()
 	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<16) // 3 MiB, spans many clusters

@@ -201,7 +201,7 @@ func sha256File(t *testing.T, path string) string {
 func qemuCompare(t *testing.T, raw, image, format string) {
 	t.Helper()
 	if _, err := exec.LookPath("qemu-img"); err != nil {
-		t.Skip("qemu-img is not installed (e2e/setup-host.sh installs it)")
+		t.Fatal("qemu-img is not installed: install qemu-utils (e2e/setup-host.sh does)")
 	}
 	args := []string{"compare", "-f", "raw", "-F", format, raw, image}
 	if out, err := exec.Command("qemu-img", args...).CombinedOutput(); err != nil {

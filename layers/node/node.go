@@ -32,8 +32,9 @@ type Input struct {
 	Base   llb.State // the OS base image
 	Tools  llb.State // a root filesystem with ToolsBinary and mke2fs
 	Locate oslayer.Locator
-	// Epoch is SOURCE_DATE_EPOCH when the user set it: it pins the disk's
-	// timestamps so that two builds give the same bytes.
+	// Epoch is SOURCE_DATE_EPOCH when the user set it, nil otherwise. Every
+	// step gets the effective epoch (see contentEpoch); only a user's goes
+	// into /etc/strata-release as the build date.
 	Epoch *time.Time
 	// KubernetesDigests are the verified sha256 of each Kubernetes artifact,
 	// resolved by the frontend; unused without a kubernetes section.
@@ -80,7 +81,7 @@ func Build(in Input) (Graph, error) {
 	img := in.Spec.Image
 	g := Graph{Overlay: in.Distro.Graph(), Release: release(in)}
 	var err error
-	g.OS, err = oslayer.Build(oslayer.Input{Base: in.Base, OS: img.OS, Distro: in.Distro,
+	g.OS, err = oslayer.Build(oslayer.Input{Base: in.Base, OS: img.OS, Distro: in.Distro, Epoch: *in.contentEpoch(),
 		KubernetesNode: img.Kubernetes != nil, Bootstrap: bootstrap(img), Locate: in.Locate})
 	if err != nil {
 		return Graph{}, fmt.Errorf("os layer: %w", err)
@@ -98,7 +99,7 @@ func Build(in Input) (Graph, error) {
 		g.Kubernetes = &tree
 		ext := kubernetesExtension(k)
 		image := sysext.Image(sysext.Input{Extension: ext, Payload: layer.Payload(), Tools: in.Tools, Binary: ToolsBinary,
-			Seed: in.Spec.Digest(), Epoch: in.Epoch, Located: located(in, "kubernetes.install")})
+			Seed: in.Spec.Digest(), Epoch: in.contentEpoch(), Located: located(in, "kubernetes.install")})
 		g.KubernetesSysext = &image
 		if k.Install == "sysext" {
 			st.add("kubernetes configuration", layer.Config)
@@ -197,6 +198,23 @@ func (d nodeDiskParts) delta(in Input) llb.State {
 	return addLayer(in, *d.os, d.upper, d.names, d.step, true)
 }
 
+// contentEpoch is the time every step clamps timestamps to: the user's
+// SOURCE_DATE_EPOCH, or the spec's default, so that a build without it is
+// reproducible too.
+func (in Input) contentEpoch() *time.Time {
+	if in.Epoch != nil {
+		return in.Epoch
+	}
+	t := spec.DefaultEpoch
+	return &t
+}
+
+// epochEnv gives a step SOURCE_DATE_EPOCH, which the tools it runs
+// (strata, mkinitramfs, dpkg's maintainer scripts, useradd) honour.
+func (in Input) epochEnv() llb.RunOption {
+	return llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.contentEpoch().Unix(), 10))
+}
+
 // release writes /etc/strata-release: which strata built the image from
 // which spec. It is its own graph because it changes with every spec edit,
 // and would otherwise drag a layer's cache along with it.
@@ -240,9 +258,7 @@ func assemble(in Input, rootfs llb.State, cmdline, seed, step string) llb.State 
 		llb.AddMount("/rootfs", rootfs, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
 		llb.WithCustomName(fmt.Sprintf("[%s] assemble %s (%s, %s)", step, DiskFile, img.Disk.Size, img.Disk.Boot)),
 	}
-	if in.Epoch != nil {
-		opts = append(opts, llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10)))
-	}
+	opts = append(opts, in.epochEnv())
 	for _, loc := range located(in, "disk") {
 		opts = append(opts, loc)
 	}
@@ -268,9 +284,7 @@ func addLayer(in Input, base, layer llb.State, names []string, step string, delt
 		llb.AddMount("/layer", layer, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
 		llb.WithCustomName(fmt.Sprintf("[%s] add %s to %s", step, strings.Join(names, ", "), what)),
 	}
-	if in.Epoch != nil {
-		opts = append(opts, llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10)))
-	}
+	opts = append(opts, in.epochEnv())
 	for _, loc := range located(in, "disk") {
 		opts = append(opts, loc)
 	}

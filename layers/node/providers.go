@@ -2,7 +2,6 @@ package node
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
@@ -105,9 +104,7 @@ func convert(in Input, src convertSource, p providers.Provider, base *llb.State,
 		opts = append(opts, afterValidation(*src.validated))
 	}
 	opts = append(opts, llb.Args(append(args, "/disk/"+DiskFile)))
-	if in.Epoch != nil {
-		opts = append(opts, llb.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10)))
-	}
+	opts = append(opts, in.epochEnv())
 	for _, loc := range located(in, "outputs") {
 		opts = append(opts, loc)
 	}

@@ -10,7 +10,9 @@ package oslayer
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/strata-dev/strata/layers/overlays"
@@ -35,7 +37,11 @@ type Input struct {
 	KubernetesNode bool
 	// Bootstrap is kubernetes.bootstrap; "" or "none" installs nothing.
 	Bootstrap string
-	Locate    Locator
+	// Epoch is SOURCE_DATE_EPOCH for every step: with it mkinitramfs
+	// writes a reproducible initrd, useradd dates passwords by it, and
+	// maintainer scripts stamp nothing with the day of the build.
+	Epoch  time.Time
+	Locate Locator
 }
 
 // step is one vertex of the OS graph before numbering.
@@ -52,6 +58,11 @@ func Build(in Input) (llb.State, error) {
 		return llb.State{}, err
 	}
 	st := in.Base
+	if !in.Epoch.IsZero() {
+		// On the state, not on each step: the guest steps that later
+		// rebuild the initrd on top of this graph inherit it.
+		st = st.AddEnv("SOURCE_DATE_EPOCH", strconv.FormatInt(in.Epoch.Unix(), 10))
+	}
 	for i, s := range steps {
 		opts := []llb.ConstraintsOpt{llb.WithCustomName(fmt.Sprintf("[os %d/%d] %s", i+1, len(steps), s.name))}
 		if in.Locate != nil && s.field != "" {
@@ -205,12 +216,14 @@ func servicesScript(enable, disable []string) string {
 // sysprepScript makes the image generic: every VM made from it gets its own
 // machine-id and SSH host keys on first boot, cloud-init sees its first boot
 // as one, and the image carries no package lists, build-time logs or shell
-// history.
+// history. ldconfig's aux-cache is dropped too: it records the inode
+// numbers and change times of the build's files, and ldconfig makes it anew.
 const sysprepScript = `set -eu
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
 rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+rm -f /var/cache/ldconfig/aux-cache
 find /var/log -type f -exec truncate -s 0 {} +
 rm -rf /tmp/* /var/tmp/*
 rm -rf /var/lib/cloud/*

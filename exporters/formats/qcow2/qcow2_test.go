@@ -151,12 +151,13 @@ func TestCheckCatchesBadRefcounts(t *testing.T) {
 	if err := bad.Check(); err == nil {
 		t.Fatal("Check missed a wrong refcount")
 	}
-	if _, err := exec.LookPath("qemu-img"); err == nil {
-		corrupt := filepath.Join(t.TempDir(), "corrupt.qcow2")
-		os.WriteFile(corrupt, data, 0o644)
-		if out, err := exec.Command("qemu-img", "check", corrupt).CombinedOutput(); err == nil {
-			t.Fatalf("qemu-img check accepted the corrupt image:\n%s", out)
-		}
+	testdisk.NeedQemuImg(t)
+	corrupt := filepath.Join(t.TempDir(), "corrupt.qcow2")
+	if err := os.WriteFile(corrupt, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("qemu-img", "check", corrupt).CombinedOutput(); err == nil {
+		t.Fatalf("qemu-img check accepted the corrupt image:\n%s", out)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -23,10 +22,9 @@ func TestReuseIsByteIdentical(t *testing.T) {
 		got := convert(t, derived, Options{Compress: true, Workers: workers, Reuse: b})
 		testdisk.CheckReused(t, fresh, got, b.Stats)
 	}
-	if _, err := exec.LookPath("qemu-img"); err == nil {
-		testdisk.QemuCheck(t, fresh, "qcow2")
-		testdisk.QemuCompare(t, derived, fresh, "qcow2")
-	}
+	testdisk.NeedQemuImg(t)
+	testdisk.QemuCheck(t, fresh, "qcow2")
+	testdisk.QemuCompare(t, derived, fresh, "qcow2")
 }
 
 // TestReuseOfItselfCopiesEverything converts a disk with its own image as

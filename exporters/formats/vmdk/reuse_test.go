@@ -2,7 +2,6 @@ package vmdk
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -19,9 +18,8 @@ func TestReuseIsByteIdentical(t *testing.T) {
 		got := convert(t, derived, Options{Seed: "s", Workers: workers, Reuse: b})
 		testdisk.CheckReused(t, fresh, got, b.Stats)
 	}
-	if _, err := exec.LookPath("qemu-img"); err == nil {
-		testdisk.QemuCompare(t, derived, fresh, "vmdk")
-	}
+	testdisk.NeedQemuImg(t)
+	testdisk.QemuCompare(t, derived, fresh, "vmdk")
 }
 
 // TestReuseIgnoresWrongImages pairs the base raw disk with images that are
