@@ -58,7 +58,7 @@ func baseImage(ctx context.Context, c gwclient.Client, bc *dockerui.Client, sp *
 	if err != nil {
 		return llb.State{}, nil, withSource(&spec.Error{
 			File: sp.File, Pos: positionOr(sp, "os.base", "os"), Field: "os.base",
-			Message: fmt.Sprintf("cannot resolve the base image %s: %v; check the reference and registry access, or pass --build-context %s=...", ref, err, ContextOSBase),
+			Message: fmt.Sprintf("cannot resolve the base image %s: %v; %s", ref, err, baseImageHint(ref, err)),
 		}, src)
 	}
 	return st, img, nil

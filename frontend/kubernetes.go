@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/frontend/dockerui"
 	gwclient "github.com/moby/buildkit/frontend/gateway/client"
 	digest "github.com/opencontainers/go-digest"
@@ -44,8 +43,12 @@ func kubernetesDigests(ctx context.Context, c gwclient.Client, bc *dockerui.Clie
 		eg.Go(func() error {
 			dgst, err := fetchChecksum(ctx, c, bc, a)
 			if err != nil {
+				field := a.Field
+				if f, _, ok := secretProblem(a, err); ok {
+					field = f
+				}
 				return withSource(&spec.Error{
-					File: sp.File, Pos: positionOr(sp, a.Field, "kubernetes.source", "kubernetes"), Field: a.Field,
+					File: sp.File, Pos: positionOr(sp, field, "kubernetes.source", "kubernetes"), Field: field,
 					Message: err.Error(),
 				}, src)
 			}
@@ -63,14 +66,16 @@ func kubernetesDigests(ctx context.Context, c gwclient.Client, bc *dockerui.Clie
 
 func fetchChecksum(ctx context.Context, c gwclient.Client, bc *dockerui.Client, a kubernetes.Artifact) (digest.Digest, error) {
 	const name = "checksum"
-	st := llb.HTTP(a.ChecksumURL, llb.Filename(name),
-		llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch checksum of %s: %s", a.Label(), a.ChecksumURL)))
-	def, err := st.Marshal(ctx)
+	def, err := checksumSource(a, name).Marshal(ctx)
 	if err != nil {
 		return "", err
 	}
 	unreachable := func(err error) error {
-		return fmt.Errorf("fetching the checksum of %s from %s: %w; %s", a.Label(), a.ChecksumURL, err, checksumHint(a))
+		hint := checksumHint(a)
+		if _, h, ok := secretProblem(a, err); ok {
+			hint = h
+		}
+		return fmt.Errorf("fetching the checksum of %s from %s: %w; %s", a.Label(), a.ChecksumURL, err, hint)
 	}
 	// Evaluate, so a fetch failure surfaces here rather than as a read error.
 	res, err := c.Solve(ctx, gwclient.SolveRequest{Definition: def.ToPB(), CacheImports: bc.CacheImports, Evaluate: true})

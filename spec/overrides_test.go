@@ -9,10 +9,10 @@ import (
 
 func TestOverridableNames(t *testing.T) {
 	want := []string{
-		"NAME", "OS_BASE", "OS_DISTRO", "OS_KERNEL", "OS_PACKAGES",
+		"NAME", "OS_BASE", "OS_DISTRO", "OS_KERNEL", "OS_PACKAGES", "OS_PACKAGE_SECRET",
 		"DISK_SIZE", "DISK_BOOT", "DISK_BOOTLOADER", "DISK_CMDLINE", "DISK_ROOT_LABEL",
 		"KUBERNETES_VERSION", "KUBERNETES_CONTAINERD", "KUBERNETES_RUNC", "KUBERNETES_CRICTL",
-		"KUBERNETES_CNI", "KUBERNETES_SOURCE", "KUBERNETES_INSTALL", "KUBERNETES_BOOTSTRAP",
+		"KUBERNETES_CNI", "KUBERNETES_SOURCE", "KUBERNETES_SOURCE_SECRET", "KUBERNETES_INSTALL", "KUBERNETES_BOOTSTRAP",
 		"KUBERNETES_SANDBOX_IMAGE", "KUBERNETES_IMAGES",
 		"KUBERNETES_SYSEXT_FORMAT",
 	}
@@ -157,7 +157,7 @@ func TestApplyOverridesEmptyPackagesClears(t *testing.T) {
 func TestApplyOverridesErrors(t *testing.T) {
 	const allArgs = "DISK_BOOT, DISK_BOOTLOADER, DISK_CMDLINE, DISK_ROOT_LABEL, DISK_SIZE, " +
 		"KUBERNETES_BOOTSTRAP, KUBERNETES_CNI, KUBERNETES_CONTAINERD, KUBERNETES_CRICTL, KUBERNETES_IMAGES, KUBERNETES_INSTALL, KUBERNETES_RUNC, " +
-		"KUBERNETES_SANDBOX_IMAGE, KUBERNETES_SOURCE, KUBERNETES_SYSEXT_FORMAT, KUBERNETES_VERSION, NAME, OS_BASE, OS_DISTRO, OS_KERNEL, OS_PACKAGES"
+		"KUBERNETES_SANDBOX_IMAGE, KUBERNETES_SOURCE, KUBERNETES_SOURCE_SECRET, KUBERNETES_SYSEXT_FORMAT, KUBERNETES_VERSION, NAME, OS_BASE, OS_DISTRO, OS_KERNEL, OS_PACKAGES, OS_PACKAGE_SECRET"
 	tests := []struct {
 		name string
 		args map[string]string
@@ -243,13 +243,13 @@ func TestOverrideValidation(t *testing.T) {
 			name: "an empty arg unsets a companion",
 			file: "full-k8s.yaml",
 			args: map[string]string{"KUBERNETES_RUNC": ""},
-			want: `full-k8s.yaml:18:3: kubernetes.runc: required; pin the runc release, e.g. 1.1.14 (set by build arg KUBERNETES_RUNC)`,
+			want: `full-k8s.yaml:19:3: kubernetes.runc: required; pin the runc release, e.g. 1.1.14 (set by build arg KUBERNETES_RUNC)`,
 		},
 		{
 			name: "containerd major from an arg",
 			file: "full-k8s.yaml",
 			args: map[string]string{"KUBERNETES_CONTAINERD": "3.0.0"},
-			want: `full-k8s.yaml:17:3: kubernetes.containerd: containerd 3.0.0: strata knows the config schema of containerd 1.x (version 2) and 2.x (version 3) only; use a 1.x or 2.x release (set by build arg KUBERNETES_CONTAINERD)`,
+			want: `full-k8s.yaml:18:3: kubernetes.containerd: containerd 3.0.0: strata knows the config schema of containerd 1.x (version 2) and 2.x (version 3) only; use a 1.x or 2.x release (set by build arg KUBERNETES_CONTAINERD)`,
 		},
 		{
 			name: "distro",

@@ -42,7 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "typo in os",
 			doc:  header + "os:\n  pakages: [chrony]\n",
-			want: `node.yaml:5:3: os.pakages: unknown field "pakages" in os; allowed: base, distro, kernel, packages, files, sysctl, modules, services, run (did you mean "packages"?)`,
+			want: `node.yaml:5:3: os.pakages: unknown field "pakages" in os; allowed: base, distro, kernel, packages, packageSecret, files, sysctl, modules, services, run (did you mean "packages"?)`,
 		},
 		{
 			name: "typo nested two levels",
@@ -62,12 +62,12 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "typo of sandboxImage",
 			doc:  header + "kubernetes:\n  sandbox_image: registry.k8s.io/pause:3.10\n",
-			want: `node.yaml:5:3: kubernetes.sandbox_image: unknown field "sandbox_image" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, install, bootstrap, sandboxImage, artifacts, images, sysext (did you mean "sandboxImage"?)`,
+			want: `node.yaml:5:3: kubernetes.sandbox_image: unknown field "sandbox_image" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, sourceSecret, install, bootstrap, sandboxImage, artifacts, images, sysext (did you mean "sandboxImage"?)`,
 		},
 		{
 			name: "wrong case of sandboxImage",
 			doc:  header + "kubernetes:\n  sandboximage: registry.k8s.io/pause:3.10\n",
-			want: `node.yaml:5:3: kubernetes.sandboximage: unknown field "sandboximage" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, install, bootstrap, sandboxImage, artifacts, images, sysext (did you mean "sandboxImage"?)`,
+			want: `node.yaml:5:3: kubernetes.sandboximage: unknown field "sandboximage" in kubernetes; allowed: version, containerd, runc, crictl, cni, source, sourceSecret, install, bootstrap, sandboxImage, artifacts, images, sysext (did you mean "sandboxImage"?)`,
 		},
 		{
 			name: "unknown artifact",
@@ -122,7 +122,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "mapping given a string",
 			doc:  header + "os: debian\n",
-			want: `node.yaml:4:1: os: must be a mapping with fields base, distro, kernel, packages, files, sysctl, modules, services, run, got a string`,
+			want: `node.yaml:4:1: os: must be a mapping with fields base, distro, kernel, packages, packageSecret, files, sysctl, modules, services, run, got a string`,
 		},
 		{
 			name: "string given a list",

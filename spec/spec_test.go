@@ -90,10 +90,10 @@ func TestLoadGood(t *testing.T) {
 		}},
 		{"full-k8s.yaml", NodeImage{
 			APIVersion: APIVersion, Kind: Kind, Name: "debian-12-k8s",
-			OS: fullOS,
+			OS: func() OS { o := fullOS; o.PackageSecret = "apt-mirror"; return o }(),
 			Kubernetes: &Kubernetes{
 				Version: "v1.36.3", Containerd: "2.3.2", Runc: "1.4.3", Crictl: "1.36.0",
-				CNI: "1.9.1", Source: "https://dl.k8s.io", Install: "sysext", Bootstrap: "cloud-init",
+				CNI: "1.9.1", Source: "https://dl.k8s.io", SourceSecret: "k8s-mirror", Install: "sysext", Bootstrap: "cloud-init",
 				SandboxImage: "registry.example.com/k8s/pause:3.10",
 				Sysext:       &Sysext{Format: "erofs", Updates: "https://updates.example.com/sysext/kubernetes/"},
 				Artifacts: &Artifacts{
@@ -278,22 +278,22 @@ func TestPosition(t *testing.T) {
 		{block, "x-owner", Pos{}, false},
 		{block, "os.x-note", Pos{}, false},
 		{block, "disk.size", Pos{26, 3}, true},
-		{k8s, "kubernetes", Pos{15, 1}, true},
-		{k8s, "kubernetes.sandboxImage", Pos{24, 3}, true},
-		{k8s, "kubernetes.artifacts", Pos{25, 3}, true},
-		{k8s, "kubernetes.artifacts.kubelet", Pos{26, 5}, true},
-		{k8s, "kubernetes.artifacts.kubelet.url", Pos{27, 7}, true},
-		{k8s, "kubernetes.artifacts.kubelet.sha256", Pos{28, 7}, true},
+		{k8s, "kubernetes", Pos{16, 1}, true},
+		{k8s, "kubernetes.sandboxImage", Pos{25, 3}, true},
+		{k8s, "kubernetes.artifacts", Pos{26, 3}, true},
+		{k8s, "kubernetes.artifacts.kubelet", Pos{27, 5}, true},
+		{k8s, "kubernetes.artifacts.kubelet.url", Pos{28, 7}, true},
+		{k8s, "kubernetes.artifacts.kubelet.sha256", Pos{29, 7}, true},
 		// "    containerd: {sha256: ...}"
-		{k8s, "kubernetes.artifacts.containerd.sha256", Pos{29, 18}, true},
+		{k8s, "kubernetes.artifacts.containerd.sha256", Pos{30, 18}, true},
 		{k8s, "kubernetes.artifacts.containerd.url", Pos{}, false},
-		{k8s, "kubernetes.artifacts.cni.url", Pos{30, 11}, true},
+		{k8s, "kubernetes.artifacts.cni.url", Pos{31, 11}, true},
 		{k8s, "kubernetes.artifacts.runc", Pos{}, false},
 		// "  images: [kube-proxy, {name: pause, url: ...}]"
-		{k8s, "kubernetes.images[0]", Pos{31, 12}, true},
+		{k8s, "kubernetes.images[0]", Pos{32, 12}, true},
 		{k8s, "kubernetes.images[0].name", Pos{}, false},
-		{k8s, "kubernetes.images[1].url", Pos{31, 38}, true},
-		{k8s, "disk", Pos{33, 1}, true},
+		{k8s, "kubernetes.images[1].url", Pos{32, 38}, true},
+		{k8s, "disk", Pos{35, 1}, true},
 	}
 	for _, tt := range tests {
 		got, ok := tt.spec.Position(tt.field)

@@ -73,15 +73,20 @@ type ProviderOptions struct {
 // OS describes the operating-system layer. Base is optional because the
 // build can take the base image from the named context "os-base" instead.
 type OS struct {
-	Base     string            `yaml:"base" json:"base,omitempty"`
-	Distro   string            `yaml:"distro" json:"distro,omitempty"`
-	Kernel   string            `yaml:"kernel" json:"kernel,omitempty"`
-	Packages []string          `yaml:"packages" json:"packages,omitempty"`
-	Files    []File            `yaml:"files" json:"files,omitempty"`
-	Sysctl   map[string]string `yaml:"sysctl" json:"sysctl,omitempty"`
-	Modules  []string          `yaml:"modules" json:"modules,omitempty"`
-	Services Services          `yaml:"services" json:"services"`
-	Run      []string          `yaml:"run" json:"run,omitempty"`
+	Base     string   `yaml:"base" json:"base,omitempty"`
+	Distro   string   `yaml:"distro" json:"distro,omitempty"`
+	Kernel   string   `yaml:"kernel" json:"kernel,omitempty"`
+	Packages []string `yaml:"packages" json:"packages,omitempty"`
+	// PackageSecret names the BuildKit secret holding the package
+	// manager's credentials for a private mirror (apt_auth.conf(5) lines
+	// for apt). Only its ID is in the spec: the value is mounted into the
+	// install steps alone and never reaches a layer.
+	PackageSecret string            `yaml:"packageSecret" json:"packageSecret,omitempty"`
+	Files         []File            `yaml:"files" json:"files,omitempty"`
+	Sysctl        map[string]string `yaml:"sysctl" json:"sysctl,omitempty"`
+	Modules       []string          `yaml:"modules" json:"modules,omitempty"`
+	Services      Services          `yaml:"services" json:"services"`
+	Run           []string          `yaml:"run" json:"run,omitempty"`
 }
 
 // File is a file written into the image. Mode stays a string so that the
@@ -108,7 +113,10 @@ type Kubernetes struct {
 	Crictl     string `yaml:"crictl" json:"crictl,omitempty"`
 	CNI        string `yaml:"cni" json:"cni,omitempty"`
 	Source     string `yaml:"source" json:"source,omitempty"`
-	Install    string `yaml:"install" json:"install,omitempty"`
+	// SourceSecret names the BuildKit secret whose value is the
+	// Authorization header sent with every download below Source.
+	SourceSecret string `yaml:"sourceSecret" json:"sourceSecret,omitempty"`
+	Install      string `yaml:"install" json:"install,omitempty"`
 	// Bootstrap is what turns the booted image into a cluster member:
 	// cloud-init, which runs the user-data of Cluster API's kubeadm
 	// bootstrap provider, or none for images joined by other means.

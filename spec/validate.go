@@ -113,6 +113,7 @@ func (v *validator) os(o *OS, distros map[string]Distro) {
 		v.fail("os.kernel", "invalid package name %q; use a package name such as linux-image-amd64", o.Kernel)
 	}
 	v.packages(o.Packages)
+	v.secretID("os.packageSecret", o.PackageSecret)
 	v.files(o.Files)
 	v.sysctl(o.Sysctl)
 	for i, m := range o.Modules {
@@ -290,6 +291,7 @@ func (v *validator) kubernetes(k *Kubernetes) {
 			v.fail("kubernetes.source", "invalid URL %q; use an http:// or https:// URL such as https://dl.k8s.io", k.Source)
 		}
 	}
+	v.sourceSecret(k)
 	v.choice("kubernetes.install", "install mode", k.Install, installModes)
 	v.choice("kubernetes.bootstrap", "bootstrap", k.Bootstrap, bootstraps)
 	if k.Sysext != nil {

@@ -30,6 +30,7 @@ type buildOptions struct {
 	noCache   bool
 	cacheFrom []string
 	cacheTo   []string
+	secrets   []string
 }
 
 func newBuildCmd() *cobra.Command {
@@ -60,6 +61,7 @@ func newBuildCmd() *cobra.Command {
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the build cache")
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "import build cache, e.g. type=registry,ref=REF (repeatable)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "export build cache, e.g. type=registry,ref=REF,mode=max (repeatable)")
+	f.StringArrayVar(&o.secrets, "secret", nil, "secret for the build: id=ID,src=FILE or id=ID,env=VAR, as the spec's os.packageSecret or kubernetes.sourceSecret names it (repeatable)")
 	return cmd
 }
 
@@ -115,7 +117,7 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 	for _, src := range errdefs.Sources(err) {
 		src.Print(os.Stderr)
 	}
-	return err
+	return secretHint(err)
 }
 
 // solveOptions translates the CLI flags into what BuildKit's client takes,
@@ -147,6 +149,9 @@ func solveOptions(specPath string, o buildOptions) (client.SolveOpt, func(), err
 		return client.SolveOpt{}, noop, err
 	}
 	if so.CacheExports, err = parseCacheOptions("--cache-to", o.cacheTo); err != nil {
+		return client.SolveOpt{}, noop, err
+	}
+	if so.Session, err = sessionAttachables(o.secrets); err != nil {
 		return client.SolveOpt{}, noop, err
 	}
 	for _, kv := range o.buildArgs {

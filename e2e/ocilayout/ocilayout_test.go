@@ -293,3 +293,52 @@ func TestReadManifestRejectsSeveral(t *testing.T) {
 		t.Fatal("ReadManifest accepted an index with two manifests")
 	}
 }
+
+// TestAddFiles: the derived layout holds the base's layers untouched and
+// one more with the files, and the config's diff IDs follow.
+func TestAddFiles(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	tarPath := filepath.Join(tmp, "rootfs.tar")
+	writeRootfsTar(t, tarPath)
+	src, dst := filepath.Join(tmp, "base"), filepath.Join(tmp, "derived")
+	base, err := FromTar(ctx, tarPath, src, "base:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := AddFiles(ctx, src, dst, map[string][]byte{"/etc/apt/sources.list": []byte("deb http://127.0.0.1:1/debian bookworm main\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadManifest(dst); err != nil || got.Digest != desc.Digest || desc.Digest == base.Digest {
+		t.Fatalf("derived index lists %v (%v); AddFiles returned %s, the base is %s", got.Digest, err, desc.Digest, base.Digest)
+	}
+	var bm, dm ocispec.Manifest
+	decodeStrict(t, readBlob(t, src, base), &bm)
+	decodeStrict(t, readBlob(t, dst, desc), &dm)
+	if len(dm.Layers) != 2 || dm.Layers[0].Digest != bm.Layers[0].Digest {
+		t.Fatalf("derived layers %v, base %v", dm.Layers, bm.Layers)
+	}
+	readBlob(t, dst, dm.Layers[0])
+	var cfg ocispec.Image
+	decodeStrict(t, readBlob(t, dst, dm.Config), &cfg)
+	gz, err := gzip.NewReader(bytes.NewReader(readBlob(t, dst, dm.Layers[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer, err := io.ReadAll(gz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.RootFS.DiffIDs) != 2 || cfg.RootFS.DiffIDs[1] != digest.FromBytes(layer) {
+		t.Errorf("diff IDs %v; the added layer's is %s", cfg.RootFS.DiffIDs, digest.FromBytes(layer))
+	}
+	tr := tar.NewReader(bytes.NewReader(layer))
+	h, err := tr.Next()
+	if err != nil || h.Name != "./etc/apt/sources.list" || h.Uid != 0 || h.Mode != 0o644 {
+		t.Fatalf("added layer's first entry %+v, %v", h, err)
+	}
+	if body, _ := io.ReadAll(tr); !strings.Contains(string(body), "127.0.0.1:1") {
+		t.Errorf("added file holds %q", body)
+	}
+}

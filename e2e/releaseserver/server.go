@@ -12,6 +12,7 @@ package releaseserver
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,6 +37,9 @@ type Options struct {
 	// wrong or malformed one. A path may name a file that does not exist
 	// in the tree.
 	Tamper map[string][]byte
+	// Authorization, when set, is the header value every request must
+	// carry, as a private mirror wants a token; others get 401.
+	Authorization string
 }
 
 // Request is one request the server answered.
@@ -50,6 +54,7 @@ type Request struct {
 type Server struct {
 	root   *os.Root
 	tamper map[string][]byte
+	auth   string
 	url    string
 	http   *http.Server
 	done   chan struct{}
@@ -84,6 +89,7 @@ func Start(dir string, opts Options) (*Server, error) {
 	s := &Server{
 		root:   root,
 		tamper: make(map[string][]byte, len(opts.Tamper)),
+		auth:   opts.Authorization,
 		done:   make(chan struct{}),
 		etags:  make(map[string]etag),
 	}
@@ -159,6 +165,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) answer(w http.ResponseWriter, r *http.Request) {
+	if s.auth != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte(s.auth)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="strata-e2e"`)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)

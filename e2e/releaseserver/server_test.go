@@ -280,3 +280,23 @@ func TestLayout(t *testing.T) {
 		t.Errorf("Previous() = %+v: a previous release has no previous of its own", prev)
 	}
 }
+
+// TestAuthorization: with Options.Authorization, only requests carrying
+// that exact header are served; the rest get 401 and are logged as such.
+func TestAuthorization(t *testing.T) {
+	s := start(t, tree(t, map[string]string{"/a/file": "x"}), Options{Authorization: "Bearer s3cr3t-token"})
+	for _, h := range [][]string{nil, {"Authorization", "Bearer wrong"}, {"Authorization", "Bearer s3cr3t-token2"}} {
+		if resp, _ := get(t, s, "/a/file", h...); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("GET with %v = %d, want 401 with a challenge", h, resp.StatusCode)
+		}
+	}
+	if resp, body := get(t, s, "/a/file", "Authorization", "Bearer s3cr3t-token"); resp.StatusCode != http.StatusOK || body != "x" {
+		t.Errorf("GET with the token = %d %q", resp.StatusCode, body)
+	}
+	if got := s.Requests(); !slices.Equal(got, []string{"/a/file"}) {
+		t.Errorf("served %v, want the one authorised request", got)
+	}
+	if log := s.Log(); len(log) != 4 || log[0].Status != http.StatusUnauthorized {
+		t.Errorf("log %+v", log)
+	}
+}

@@ -59,6 +59,10 @@ type Artifact struct {
 	Field string
 	// PinField is the spec field that pins its digest, whether set or not.
 	PinField string
+	// Secret names the BuildKit secret whose value is the Authorization
+	// header for URL and ChecksumURL: kubernetes.sourceSecret when they lie
+	// below kubernetes.source, else empty.
+	Secret string
 
 	install install
 }
@@ -188,6 +192,7 @@ func Artifacts(k *spec.Kubernetes) []Artifact {
 		}
 		a.File = path.Base(a.URL)
 		a.ChecksumURL = e.checksum(a.URL)
+		a.Secret = sourceSecret(k, a.URL)
 		if o != nil && o.SHA256 != "" {
 			a.Pinned = o.SHA256
 			a.ChecksumURL, a.ChecksumPath = "", ""
@@ -195,4 +200,18 @@ func Artifacts(k *spec.Kubernetes) []Artifact {
 		out = append(out, a)
 	}
 	return append(out, imageArtifacts(k)...)
+}
+
+// sourceSecret is the secret that authorises a download from u:
+// kubernetes.sourceSecret for a URL below kubernetes.source, and none for
+// any other, so that the mirror's credentials never reach another host
+// (an artifacts url override elsewhere, say).
+func sourceSecret(k *spec.Kubernetes, u string) string {
+	if k.SourceSecret == "" || k.Source == "" {
+		return ""
+	}
+	if strings.HasPrefix(u, strings.TrimSuffix(k.Source, "/")+"/") {
+		return k.SourceSecret
+	}
+	return ""
 }

@@ -73,6 +73,7 @@ func imageArtifacts(k *spec.Kubernetes) []Artifact {
 		}
 		a.File = path.Base(a.URL)
 		a.ChecksumURL, a.ChecksumPath = a.URL+".sha256", a.Path+".sha256"
+		a.Secret = sourceSecret(k, a.URL)
 		if img.SHA256 != "" {
 			a.Pinned = img.SHA256
 			a.ChecksumURL, a.ChecksumPath = "", ""

@@ -186,6 +186,9 @@ func fetch(in Input, a Artifact, mode os.FileMode) llb.State {
 	dgst := in.Digests[a.Name]
 	opts := []llb.HTTPOption{llb.Checksum(dgst), llb.Filename(a.File), llb.Chmod(mode),
 		llb.WithCustomName(fmt.Sprintf("[kubernetes] fetch %s from %s (%s)", a.Label(), a.URL, short(dgst)))}
+	if a.Secret != "" {
+		opts = append(opts, llb.AuthHeaderSecret(a.Secret))
+	}
 	for _, o := range located(in, a.Field) {
 		opts = append(opts, o)
 	}

@@ -82,6 +82,11 @@ func plan(in Input) ([]step, error) {
 	if err != nil {
 		return nil, fmt.Errorf("distro %q: %w", in.Distro.Defaults.Name, err)
 	}
+	if id := in.OS.PackageSecret; id != "" {
+		if family, err = family.WithAuthSecret(id); err != nil {
+			return nil, fmt.Errorf("os.packageSecret: distro %q: %w; remove os.packageSecret", in.Distro.Defaults.Name, err)
+		}
+	}
 	cacheNS := in.Distro.Defaults.Name
 	bootPkgs := append([]string{in.OS.Kernel}, in.Distro.BootPackages...)
 

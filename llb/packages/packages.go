@@ -20,6 +20,11 @@ type Family struct {
 	CacheDirs []string
 	// Env is set for every install step.
 	Env map[string]string
+	// AuthFile is where the package manager reads a private mirror's
+	// credentials; see WithAuthSecret. Empty: the family takes none.
+	AuthFile string
+
+	authSecret string
 }
 
 var families = map[string]Family{
@@ -33,6 +38,7 @@ var families = map[string]Family{
 		},
 		CacheDirs: []string{"/var/cache/apt/archives", "/var/lib/apt/lists"},
 		Env:       map[string]string{"DEBIAN_FRONTEND": "noninteractive"},
+		AuthFile:  "/etc/apt/auth.conf.d/strata-secret.conf",
 	},
 }
 
@@ -52,6 +58,9 @@ func (f Family) Install(st llb.State, pkgs []string, cacheNS string, opts ...llb
 	for _, dir := range f.CacheDirs {
 		runOpts = append(runOpts, llb.AddMount(dir, llb.Scratch(),
 			llb.AsPersistentCacheDir("strata-"+cacheNS+dir, llb.CacheMountLocked)))
+	}
+	if f.authSecret != "" {
+		runOpts = append(runOpts, authMount(f))
 	}
 	for _, k := range sortedKeys(f.Env) {
 		runOpts = append(runOpts, llb.AddEnv(k, f.Env[k]))
