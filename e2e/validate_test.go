@@ -76,3 +76,49 @@ func TestValidateFailsTheBuild(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateFindsALeakedSecret: a provider build mounts the secrets its
+// spec names into its validation, so a secret's value written into the
+// image fails the build, naming the secret and the file; the same image
+// with another value passes.
+func TestValidateFindsALeakedSecret(t *testing.T) {
+	requireE2E(t)
+	data, err := os.ReadFile(filepath.Join(env.repo, "examples/debian.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An auth.conf line apt accepts for a host it never asks.
+	const leaked = "machine mirror.invalid login strata password leaked-9f3c1a7e"
+	doc := strings.Replace(string(data), "  files:\n", "  files:\n    - path: /etc/strata-leak\n      content: \""+leaked+"\\n\"\n", 1)
+	if doc == string(data) {
+		t.Fatal("examples/debian.yaml has no os.files list to add to")
+	}
+	dir := t.TempDir()
+	specPath := filepath.Join(dir, "node.yaml")
+	if err := os.WriteFile(specPath, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := func(value string) (string, error) {
+		secret := filepath.Join(t.TempDir(), "apt-auth")
+		if err := os.WriteFile(secret, []byte(value+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return strataBuild(specPath, "raw", filepath.Join(t.TempDir(), "out"),
+			"--build-arg", "OS_PACKAGE_SECRET=leak-check", "--secret", "id=leak-check,src="+secret)
+	}
+	log, err := build(leaked)
+	if err == nil {
+		t.Fatalf("a build whose image holds its secret's value succeeded:\n%s", tail(log, 40))
+	}
+	for _, want := range []string{"leak-check", "/etc/strata-leak"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("output lacks %q:\n%s", want, tail(log, 60))
+		}
+	}
+	if strings.Contains(log, "leaked-9f3c1a7e") {
+		t.Error("the build's output prints the secret's value")
+	}
+	if log, err := build(strings.Replace(leaked, "leaked-9f3c1a7e", "another-52d08b11", 1)); err != nil {
+		t.Fatalf("the same image with a secret it does not hold failed: %v\n%s", err, tail(log, 40))
+	}
+}

@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
@@ -42,13 +43,37 @@ func checksGraph(in Input) (llb.State, error) {
 // failures through. The output directory holds the JUnit report, which
 // only a passing validation leaves (BuildKit drops a failed step's output).
 func validate(in Input, disk llb.State, step string) llb.State {
-	run := in.Tools.Run(
-		llb.Args([]string{ToolsBinary, "inspect", "--junit", "/out/" + ValidationReport, "/disk/" + DiskFile}),
+	args := []string{ToolsBinary, "inspect", "--junit", "/out/" + ValidationReport}
+	opts := []llb.RunOption{
 		llb.Network(pb.NetMode_NONE),
 		llb.AddMount("/disk", disk, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
 		llb.WithCustomName(fmt.Sprintf("[%s] validate %s: partitions, boot entry, %s and hygiene", step, DiskFile, ChecksFile)),
-	)
-	return run.AddMount("/out", llb.Scratch())
+	}
+	// The secrets the build used are mounted here too, so the hygiene
+	// scan proves their values reached no file of the disk. Mounted, they
+	// stay out of the step's output and its cache key holds only their IDs.
+	for _, id := range secretIDs(in.Spec) {
+		path := "/run/secrets/" + id
+		args = append(args, "--secret-value-file", path)
+		opts = append(opts, llb.AddSecret(path, llb.SecretID(id)))
+	}
+	opts = append(opts, llb.Args(append(args, "/disk/"+DiskFile)))
+	return in.Tools.Run(opts...).AddMount("/out", llb.Scratch())
+}
+
+// secretIDs lists the BuildKit secrets the spec names, each once.
+func secretIDs(sp *spec.Spec) []string {
+	var ids []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	add(sp.Image.OS.PackageSecret)
+	if k := sp.Image.Kubernetes; k != nil {
+		add(k.SourceSecret)
+	}
+	return ids
 }
 
 // afterValidation makes st's step wait for validation: the report is
