@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,6 +74,7 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 	}
 	defer cleanup()
 	dirs := exportDirsAsTar(&solveOpt)
+	files := exportFilesAtomically(&solveOpt)
 
 	c, err := client.New(ctx, o.addr)
 	if err != nil {
@@ -110,6 +110,11 @@ func runBuild(ctx context.Context, specPath string, o buildOptions) error {
 	for _, d := range dirs {
 		if derr := d.finish(err); err == nil {
 			err = derr
+		}
+	}
+	for _, f := range files {
+		if ferr := f.finish(err); err == nil {
+			err = ferr
 		}
 	}
 	// Spec and step errors carry their YAML location; show the lines, as
@@ -213,9 +218,9 @@ func parseOutput(s string) (client.ExportEntry, error) {
 	case "", client.ExporterLocal:
 		return client.ExportEntry{Type: client.ExporterLocal, OutputDir: dest}, nil
 	case client.ExporterTar:
-		return client.ExportEntry{Type: client.ExporterTar, Output: func(map[string]string) (io.WriteCloser, error) {
-			return os.Create(dest)
-		}}, nil
+		// The file is opened by a fileExport (exportFilesAtomically), which
+		// renames it into place only when the build succeeds.
+		return client.ExportEntry{Type: client.ExporterTar, OutputDir: dest}, nil
 	default:
 		return client.ExportEntry{}, fmt.Errorf("-o %s: strata build exports type=local or type=tar", s)
 	}

@@ -20,6 +20,7 @@ import (
 	fstypes "github.com/tonistiigi/fsutil/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/strata-dev/strata/exporters/atomicfile"
 	"github.com/strata-dev/strata/exporters/disk"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 	"github.com/strata-dev/strata/spec"
@@ -186,17 +187,19 @@ func withoutFiles(ctx context.Context, c gwclient.Client, ref gwclient.Reference
 // fetchFile reads the file in ranges, directReadAhead at a time, and
 // writes their data blocks; the zeros stay holes. With extents, only those
 // are read: the rest are holes. mtime, if set, replaces the file's own, as
-// the export does with SOURCE_DATE_EPOCH.
-func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name string, st *fstypes.Stat, extents []rawdisk.Extent, mtime *time.Time) error {
+// the export does with SOURCE_DATE_EPOCH. The file is written under a
+// temporary name and renamed when complete: a failed read or a cancelled
+// build leaves nothing under its name, and an older file there stays.
+func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name string, st *fstypes.Stat, extents []rawdisk.Extent, mtime *time.Time) (err error) {
 	target, err := d.create(name)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := atomicfile.Create(target, 0o600)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer f.AbortOnError(&err)
 	if err := f.Truncate(st.Size); err != nil {
 		return err
 	}
@@ -211,19 +214,25 @@ func (d directRead) fetchFile(ctx context.Context, ref gwclient.Reference, name 
 			if int64(len(dt)) != r.Len {
 				return fmt.Errorf("%d bytes at offset %d, want %d: the file changed while it was read", len(dt), r.Off, r.Len)
 			}
-			return disk.WriteAtSkippingZeros(f, dt, r.Off)
+			return disk.WriteAtSkippingZeros(f.File, dt, r.Off)
 		})
 	}
 	if err := eg.Wait(); err != nil {
 		return err
 	}
-	return finishFile(f, target, st, d.keepOwners, mtime)
+	if err := finishFile(f.File, st, d.keepOwners, mtime); err != nil {
+		return err
+	}
+	return f.Commit()
 }
 
-// create makes room for name under d.dir: its parents are made real
-// directories, replacing whatever else is there (as the tar's directory
-// entries will), so nothing is written outside d.dir through a symlink.
-// The export sets the directories' owners, modes and times after.
+// create makes room for name under d.dir and returns its path there: its
+// parents are made real directories, replacing whatever else is there (as
+// the tar's directory entries will), so nothing is written outside d.dir
+// through a symlink. The export sets the directories' owners, modes and
+// times after. A file already at the path stays until the new one is
+// renamed over it; a directory there goes now, as a file cannot replace
+// it.
 func (d directRead) create(name string) (string, error) {
 	if err := os.MkdirAll(d.dir, 0o755); err != nil {
 		return "", err
@@ -242,15 +251,17 @@ func (d directRead) create(name string) (string, error) {
 		}
 	}
 	target := filepath.Join(parent, parts[len(parts)-1])
-	if err := os.RemoveAll(target); err != nil {
-		return "", err
+	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+		if err := os.RemoveAll(target); err != nil {
+			return "", err
+		}
 	}
 	return target, nil
 }
 
 // finishFile gives f the result's owner, mode and time, in the tar
 // extraction's order: chown clears setuid and setgid, so the mode follows.
-func finishFile(f *os.File, target string, st *fstypes.Stat, keepOwners bool, mtime *time.Time) error {
+func finishFile(f *os.File, st *fstypes.Stat, keepOwners bool, mtime *time.Time) error {
 	if keepOwners {
 		if err := f.Chown(int(st.Uid), int(st.Gid)); err != nil {
 			return err
@@ -259,14 +270,11 @@ func finishFile(f *os.File, target string, st *fstypes.Stat, keepOwners bool, mt
 	if err := f.Chmod(os.FileMode(st.Mode) & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)); err != nil {
 		return err
 	}
-	if err := f.Close(); err != nil {
-		return err
-	}
 	t := time.Unix(0, st.ModTime)
 	if mtime != nil {
 		t = *mtime
 	}
-	return os.Chtimes(target, t, t)
+	return os.Chtimes(f.Name(), t, t)
 }
 
 // readRanges splits extents, or the whole file without them, into ranges

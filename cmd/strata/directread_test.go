@@ -134,13 +134,87 @@ func TestDirectReadFetchFile(t *testing.T) {
 	}
 }
 
+// TestDirectReadFailsOnAShortRange: a range cut short fails the read, and
+// nothing stays in the directory, neither the file nor its temporary one.
 func TestDirectReadFailsOnAShortRange(t *testing.T) {
 	ref := &fileRef{name: "/disk.raw", data: make([]byte, directReadChunk), short: true}
 	st := &fstypes.Stat{Path: "disk.raw", Mode: 0o644, Size: directReadChunk}
-	err := (directRead{dir: t.TempDir()}).fetchFile(context.Background(), ref, "/disk.raw", st, nil, nil)
+	dir := t.TempDir()
+	err := (directRead{dir: dir}).fetchFile(context.Background(), ref, "/disk.raw", st, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "changed while it was read") {
 		t.Fatalf("got %v, want an error about the short read", err)
 	}
+	if left := dirNames(t, dir); len(left) != 0 {
+		t.Errorf("a failed read left %v in %s", left, dir)
+	}
+}
+
+// failingRef serves ranges until the one at failAt, which fails; with
+// cancel set, it cancels the build there instead, as SIGINT does.
+type failingRef struct {
+	fileRef
+	failAt int
+	cancel context.CancelFunc
+}
+
+func (r *failingRef) ReadFile(ctx context.Context, req gwclient.ReadRequest) ([]byte, error) {
+	if req.Range != nil && req.Range.Offset >= r.failAt {
+		if r.cancel == nil {
+			return nil, errors.New("the builder went away")
+		}
+		r.cancel()
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return r.fileRef.ReadFile(ctx, req)
+}
+
+// TestDirectReadFailsMidway: a read that fails, or a build cancelled,
+// after some of the file was written leaves no file and no temporary file
+// under the directory, and the file an earlier build wrote stays as it
+// was.
+func TestDirectReadFailsMidway(t *testing.T) {
+	data := bytes.Repeat([]byte("disk"), 4*directReadChunk/4)
+	for _, cancelled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("cancelled=%v", cancelled), func(t *testing.T) {
+			dir := t.TempDir()
+			must(t, os.MkdirAll(filepath.Join(dir, "qemu"), 0o755))
+			must(t, os.WriteFile(filepath.Join(dir, "qemu", "disk.raw"), []byte("earlier build"), 0o644))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			ref := &failingRef{fileRef: fileRef{name: "/qemu/disk.raw", data: data}, failAt: 3 * directReadChunk}
+			if cancelled {
+				ref.cancel = cancel
+			}
+			st := &fstypes.Stat{Mode: 0o644, Size: int64(len(data))}
+			err := (directRead{dir: dir}).fetchFile(ctx, ref, "/qemu/disk.raw", st, nil, nil)
+			if err == nil {
+				t.Fatal("a failed read succeeded")
+			}
+			if n := ref.reads.Load(); n == 0 {
+				t.Fatal("no range was read before the failure: not midway")
+			}
+			if left := dirNames(t, filepath.Join(dir, "qemu")); len(left) != 1 || left[0] != "disk.raw" {
+				t.Errorf("%s holds %v, want the earlier disk.raw alone", dir, left)
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "qemu", "disk.raw")); string(b) != "earlier build" {
+				t.Errorf("disk.raw holds %d bytes, want the earlier build's file untouched", len(b))
+			}
+		})
+	}
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
 }
 
 // TestDirectReadOnlyExtents: with the data extents listed, only they are

@@ -8,6 +8,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 
+	"github.com/strata-dev/strata/exporters/atomicfile"
 	"github.com/strata-dev/strata/exporters/disk"
 )
 
@@ -77,6 +78,55 @@ func (d *dirExport) finish(buildErr error) error {
 	}
 	if d.skipped > 0 {
 		fmt.Fprintf(os.Stderr, "strata: not running as root, %d entries in %s have your owner or were left out (first: %s)\n", d.skipped, d.dir, d.first)
+	}
+	return nil
+}
+
+// fileExport writes a tar export (-o type=tar,dest=FILE) under a temporary
+// name beside FILE, renamed to FILE only when the build succeeded: a build
+// that fails or is interrupted while the stream comes leaves no partial
+// tar under its name, and an older one stays.
+type fileExport struct {
+	dest string
+	f    *atomicfile.File // made when BuildKit opens the stream
+}
+
+// exportFilesAtomically swaps each tar export parseOutput made (its dest
+// still in OutputDir, with no writer yet) for a fileExport.
+func exportFilesAtomically(so *client.SolveOpt) []*fileExport {
+	var files []*fileExport
+	for i, e := range so.Exports {
+		if e.Type != client.ExporterTar || e.Output != nil || e.OutputDir == "" {
+			continue
+		}
+		f := &fileExport{dest: e.OutputDir}
+		so.Exports[i] = client.ExportEntry{Type: client.ExporterTar, Attrs: e.Attrs, Output: f.open}
+		files = append(files, f)
+	}
+	return files
+}
+
+func (e *fileExport) open(map[string]string) (io.WriteCloser, error) {
+	f, err := atomicfile.Create(e.dest, 0o666)
+	if err != nil {
+		return nil, err
+	}
+	e.f = f
+	return f, nil
+}
+
+// finish renames the tar into place if the build succeeded, and removes
+// it if not.
+func (e *fileExport) finish(buildErr error) error {
+	if e.f == nil {
+		return nil // the build failed before its export began
+	}
+	if buildErr != nil {
+		_ = e.f.Abort(nil)
+		return nil
+	}
+	if err := e.f.Commit(); err != nil {
+		return fmt.Errorf("-o type=tar,dest=%s: %w", e.dest, err)
 	}
 	return nil
 }

@@ -97,3 +97,69 @@ func TestDirExportFailedBuild(t *testing.T) {
 		t.Errorf("finish after a failed solve: %v; the solve's error is the one to report", err)
 	}
 }
+
+// TestDirExportCutMidFile: a build that fails while the tar brings a file
+// leaves neither that file nor its temporary one in DIR, and an earlier
+// build's file of that name stays as it was.
+func TestDirExportCutMidFile(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "disk.qcow2"), []byte("earlier build"), 0o644))
+	dirs := exportDirsAsTar(&client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}}})
+	w, err := dirs[0].open(nil)
+	must(t, err)
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	must(t, tw.WriteHeader(&tar.Header{Name: "disk.qcow2", Typeflag: tar.TypeReg, Mode: 0o644, Size: 4 << 20}))
+	_, err = tw.Write(bytes.Repeat([]byte("q"), 1<<20)) // a quarter of it
+	must(t, err)
+	if _, err := w.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if err := dirs[0].finish(errors.New("solve failed")); err != nil {
+		t.Errorf("finish: %v; the solve's error is the one to report", err)
+	}
+	if left := dirNames(t, dir); len(left) != 1 || left[0] != "disk.qcow2" {
+		t.Errorf("%s holds %v, want the earlier disk.qcow2 alone", dir, left)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "disk.qcow2")); string(got) != "earlier build" {
+		t.Errorf("disk.qcow2 holds %d bytes, want the earlier build's file untouched", len(got))
+	}
+}
+
+// TestTarExportOnlyWhenTheBuildSucceeds: -o type=tar,dest=FILE writes the
+// stream beside FILE and renames it there when the build succeeded; a
+// failed build leaves the earlier FILE and nothing else.
+func TestTarExportOnlyWhenTheBuildSucceeds(t *testing.T) {
+	dir := t.TempDir()
+	dest := filepath.Join(dir, "rootfs.tar")
+	must(t, os.WriteFile(dest, []byte("earlier build"), 0o644))
+	for _, buildErr := range []error{errors.New("solve failed"), nil} {
+		e, err := parseOutput("type=tar,dest=" + dest)
+		must(t, err)
+		so := client.SolveOpt{Exports: []client.ExportEntry{e}}
+		files := exportFilesAtomically(&so)
+		if len(files) != 1 || so.Exports[0].Output == nil || so.Exports[0].OutputDir != "" {
+			t.Fatalf("the tar export was not swapped for a fileExport: %+v", so.Exports)
+		}
+		w, err := so.Exports[0].Output(nil)
+		must(t, err)
+		if _, err := w.Write([]byte("new tar")); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(dest); string(got) != "earlier build" {
+			t.Errorf("while the stream comes, %s holds %q; want the earlier file", dest, got)
+		}
+		must(t, w.Close())
+		must(t, files[0].finish(buildErr))
+		want := "new tar"
+		if buildErr != nil {
+			want = "earlier build"
+		}
+		if got, _ := os.ReadFile(dest); string(got) != want {
+			t.Errorf("build error %v: %s holds %q, want %q", buildErr, dest, got, want)
+		}
+		if left := dirNames(t, dir); len(left) != 1 {
+			t.Errorf("build error %v: %s holds %v, want rootfs.tar alone", buildErr, dir, left)
+		}
+	}
+}

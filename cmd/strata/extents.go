@@ -12,6 +12,7 @@ import (
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dev/strata/exporters/atomicfile"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 	"github.com/strata-dev/strata/layers/node"
 )
@@ -38,7 +39,7 @@ func newExtentsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := os.WriteFile(output, b, 0o644); err != nil {
+			if err := atomicfile.WriteFile(output, b, 0o644); err != nil {
 				return fmt.Errorf("writing the extents: %w", err)
 			}
 			return nil

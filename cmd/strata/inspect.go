@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/strata-dev/strata/checks"
 	"github.com/strata-dev/strata/checks/diskimage"
+	"github.com/strata-dev/strata/exporters/atomicfile"
 	"github.com/strata-dev/strata/exporters/disk"
 	"github.com/strata-dev/strata/layers/node"
 )
@@ -211,25 +210,20 @@ func diskResult(r *disk.Report) checks.Result {
 
 // writeJUnit writes tool's results next to where they go and renames them
 // into place, so a killed run leaves no half-written report for CI.
-func writeJUnit(dst, tool, image string, results []checks.Result) error {
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+func writeJUnit(dst, tool, image string, results []checks.Result) (err error) {
+	tmp, err := atomicfile.Create(dst, 0o644)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	// CreateTemp makes the file 0600; a report is for whoever runs CI.
+	defer tmp.AbortOnError(&err)
+	// A report is for whoever runs CI, whatever the umask.
 	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
 		return err
 	}
 	if err := checks.WriteJUnitFor(tmp, tool, image, results); err != nil {
-		tmp.Close()
 		return fmt.Errorf("writing %s: %w", dst, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dst)
+	return tmp.Commit()
 }
 
 func inspectVerdict(path string, problems, failed int) error {

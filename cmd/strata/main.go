@@ -17,15 +17,30 @@ import (
 
 func main() {
 	nosync.Init()
+	// SIGINT or SIGTERM cancels the command's context: it stops, removes
+	// its temporary files and exits. A second signal, with the default
+	// handling back, kills it at once.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	err := newRootCmd().ExecuteContext(ctx)
+	interrupted := ctx.Err() != nil
 	stop()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "strata:", err)
 		var ec exitCoder
-		if errors.As(err, &ec) {
+		switch {
+		case interrupted:
+			// As a shell reports a command SIGINT stopped; the temporary
+			// files are gone by now.
+			fmt.Fprintln(os.Stderr, "strata: interrupted:", err)
+			os.Exit(130)
+		case errors.As(err, &ec):
+			fmt.Fprintln(os.Stderr, "strata:", err)
 			os.Exit(ec.ExitCode())
 		}
+		fmt.Fprintln(os.Stderr, "strata:", err)
 		os.Exit(1)
 	}
 }

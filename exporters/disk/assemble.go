@@ -88,7 +88,7 @@ func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Resu
 	if err := img.Truncate(layout.DiskSize); err != nil {
 		return nil, fmt.Errorf("sizing output: %w", err)
 	}
-	if err := writeGPT(img.File, layout); err != nil {
+	if err := writeGPT(img.file(), layout); err != nil {
 		return nil, err
 	}
 
@@ -109,7 +109,7 @@ func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Resu
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := placeFile(img.File, layout.ESP.Start, espPath); err != nil {
+	if err := placeFile(img.file(), layout.ESP.Start, espPath); err != nil {
 		return nil, fmt.Errorf("placing ESP: %w", err)
 	}
 	if err := os.Remove(espPath); err != nil { // free the space before mke2fs needs it
@@ -129,7 +129,7 @@ func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Resu
 	if err != nil {
 		return nil, fmt.Errorf("building root filesystem: %w", err)
 	}
-	if err := normalizeExt4(img.File, layout.Root.Start, opts.Epoch, treeInfo.Mode()); err != nil {
+	if err := normalizeExt4(img.file(), layout.Root.Start, opts.Epoch, treeInfo.Mode()); err != nil {
 		return nil, fmt.Errorf("normalising root filesystem: %w", err)
 	}
 

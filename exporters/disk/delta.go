@@ -98,34 +98,27 @@ func OpenDelta(dir, base string) (*Delta, error) {
 // Close closes the delta's image.
 func (d *Delta) Close() error { return d.Image.Close() }
 
-func writeDeltaManifest(dir, base string, e *rootEdit) error {
+// deltaManifestFor is the manifest of the delta e made from base.
+func deltaManifestFor(base string, e *rootEdit) ([]byte, error) {
 	src, err := os.Open(base)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer src.Close()
 	st, err := src.Stat()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var m deltaFile
 	m.Base.Size, m.Base.RootOffset, m.BlockSize = st.Size(), e.root.Start, e.blockSize
 	if m.Base.SHA256, err = baseDigest(src, e.root.Start, e.blockSize, e.changes); err != nil {
-		return fmt.Errorf("reading %s: %w", base, err)
+		return nil, fmt.Errorf("reading %s: %w", base, err)
 	}
 	m.Changes = make([][2]uint64, len(e.changes))
 	for i, c := range e.changes {
 		m.Changes[i] = [2]uint64{c.Start, c.Count}
 	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return err
-	}
-	tmp := filepath.Join(dir, "."+deltaManifest+".tmp")
-	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, deltaManifest))
+	return json.Marshal(m)
 }
 
 // baseDigest hashes what a delta depends on in its base: the first blocks

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/strata-dev/strata/exporters/atomicfile"
 	"github.com/strata-dev/strata/exporters/disk/nosync"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 )
@@ -78,7 +79,7 @@ func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_
 	// The base is copied while the layer is written into the root
 	// filesystem beside it: neither needs the other.
 	copied := make(chan error, 1)
-	go func() { copied <- copyDisk(img.File, base) }()
+	go func() { copied <- copyDisk(img.file(), base) }()
 	edit, err := editRoot(ctx, base, tree, root, o)
 	if cerr := <-copied; err == nil {
 		err = cerr
@@ -86,7 +87,7 @@ func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_
 	if err != nil {
 		return nil, err
 	}
-	if err := edit.apply(img.File, root); err != nil {
+	if err := edit.apply(img.file(), root); err != nil {
 		return nil, fmt.Errorf("writing the changed blocks: %w", err)
 	}
 	if err := img.commit(); err != nil {
@@ -97,14 +98,13 @@ func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_
 
 // AddLayerDelta is AddLayer without the copy of base: it writes to dir
 // only what the layer changes (see Delta), which OpenDelta reads back as
-// the whole disk together with base.
+// the whole disk together with base. A delta already in dir stays whole
+// until this one is: the image and its manifest are both written under
+// temporary names first. The old manifest goes just before the image is
+// renamed, so a run killed between the two renames leaves a directory
+// OpenDelta refuses, never an image described by another's manifest.
 func AddLayerDelta(ctx context.Context, base, tree, dir string, o LayerOptions) (_ *LayerResult, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	// An earlier delta's manifest must never describe this run's image:
-	// it goes first, and the new one is written last.
-	if err := os.Remove(filepath.Join(dir, deltaManifest)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	img, err := newPendingImage(filepath.Join(dir, deltaImage))
@@ -112,15 +112,29 @@ func AddLayerDelta(ctx context.Context, base, tree, dir string, o LayerOptions) 
 		return nil, err
 	}
 	defer img.discardOnError(&err)
-	edit, err := editRoot(ctx, base, tree, img.File, o)
+	edit, err := editRoot(ctx, base, tree, img.file(), o)
 	if err != nil {
+		return nil, err
+	}
+	raw, err := deltaManifestFor(base, edit)
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := atomicfile.Create(filepath.Join(dir, deltaManifest), 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer manifest.AbortOnError(&err)
+	if _, err := manifest.Write(raw); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", manifest.Final(), err)
+	}
+	if err := os.Remove(manifest.Final()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
 	if err := img.commit(); err != nil {
 		return nil, err
 	}
-	if err := writeDeltaManifest(dir, base, edit); err != nil {
-		os.Remove(filepath.Join(dir, deltaImage))
+	if err := manifest.Commit(); err != nil {
 		return nil, err
 	}
 	return edit.result(), nil
@@ -180,7 +194,7 @@ func editRoot(ctx context.Context, base, tree string, img *os.File, o LayerOptio
 	if copyErr != nil {
 		return nil, fmt.Errorf("copying the root filesystem's metadata: %w", copyErr)
 	}
-	work, err := os.MkdirTemp(filepath.Dir(img.Name()), ".xattrs-*")
+	work, err := os.MkdirTemp(filepath.Dir(img.Name()), atomicfile.Pattern("xattrs"))
 	if err != nil {
 		return nil, err
 	}

@@ -4,32 +4,33 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/strata-dev/strata/exporters/atomicfile"
 )
 
 // pendingImage is a disk image being written next to its final path, so
 // that a failed or killed run never leaves a partial output behind: it is
 // renamed into place only by commit.
 type pendingImage struct {
-	*os.File
-	output string
+	*atomicfile.File
 }
 
 // newPendingImage creates the temporary image for output.
 func newPendingImage(output string) (*pendingImage, error) {
-	f, err := os.CreateTemp(outputDir(output), filepath.Base(output)+".tmp-*")
+	f, err := atomicfile.Create(output, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("creating output: %w", err)
+		return nil, err
 	}
-	return &pendingImage{File: f, output: output}, nil
+	return &pendingImage{File: f}, nil
 }
 
 // workDir makes a scratch directory next to output. Work files live there
 // rather than in /tmp, which may be a small tmpfs, and on the output's
 // filesystem copy_file_range can reflink.
 func workDir(output string) (string, error) {
-	work, err := os.MkdirTemp(outputDir(output), "."+filepath.Base(output)+".work-*")
+	work, err := os.MkdirTemp(outputDir(output), atomicfile.Pattern(filepath.Base(output)+".work"))
 	if err != nil {
-		return "", fmt.Errorf("creating work directory: %w", err)
+		return "", fmt.Errorf("creating work directory: %w", atomicfile.Explain(err, output))
 	}
 	return work, nil
 }
@@ -44,22 +45,14 @@ func outputDir(output string) string {
 // commit makes the image world-readable and renames it into place.
 func (p *pendingImage) commit() error {
 	if err := p.Chmod(0o644); err != nil {
-		return err
+		return p.Abort(err)
 	}
-	if err := p.Close(); err != nil {
-		return fmt.Errorf("closing output: %w", err)
-	}
-	if err := os.Rename(p.Name(), p.output); err != nil {
-		return fmt.Errorf("renaming output into place: %w", err)
-	}
-	return nil
+	return p.Commit()
 }
 
-// discardOnError removes the image if *err is set; it is for defer, in a
-// function whose named result is err.
-func (p *pendingImage) discardOnError(err *error) {
-	if *err != nil {
-		p.Close()
-		os.Remove(p.Name())
-	}
-}
+// discardOnError removes the image if *err is set, saying so when the
+// disk is full; it is for defer, in a function whose named result is err.
+func (p *pendingImage) discardOnError(err *error) { p.AbortOnError(err) }
+
+// file is the temporary file itself, for what writes into it.
+func (p *pendingImage) file() *os.File { return p.File.File }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/strata-dev/strata/exporters/atomicfile"
 )
 
 // paxXattrPrefix is how GNU tar, bsdtar and BuildKit record xattrs.
@@ -164,6 +166,9 @@ func checkParents(dest, rel string) error {
 }
 
 func extractEntry(tr *tar.Reader, hdr *tar.Header, dest, target, rel string, buf []byte, o ExtractOptions) error {
+	if hdr.Typeflag == tar.TypeReg || hdr.Typeflag == tar.TypeGNUSparse {
+		return extractFile(tr, hdr, target, buf, o)
+	}
 	// Replace whatever is there (a later entry wins, as with tar), except
 	// an existing directory, which tar also keeps.
 	if rel != "." {
@@ -177,10 +182,6 @@ func extractEntry(tr *tar.Reader, hdr *tar.Header, dest, target, rel string, buf
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		if err := os.Mkdir(target, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
-		}
-	case tar.TypeReg, tar.TypeGNUSparse:
-		if err := writeSparseFile(target, tr, hdr.Size, buf); err != nil {
 			return err
 		}
 	case tar.TypeSymlink:
@@ -214,6 +215,41 @@ func extractEntry(tr *tar.Reader, hdr *tar.Header, dest, target, rel string, buf
 		return fmt.Errorf("unsupported tar entry type %q", hdr.Typeflag)
 	}
 
+	return setMetadata(hdr, target, o)
+}
+
+// extractFile writes a regular file under a temporary name beside target,
+// with its owner, mode, xattrs and times, and renames it into place: a
+// stream cut short (a cancelled build) leaves no partial file under
+// target, and whatever was there stays until the file is complete.
+func extractFile(r io.Reader, hdr *tar.Header, target string, buf []byte, o ExtractOptions) (err error) {
+	f, err := atomicfile.Create(target, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.AbortOnError(&err)
+	if err := writeSparse(f.File, r, hdr.Size, buf); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := setMetadata(hdr, f.Name(), o); err != nil {
+		return err
+	}
+	// A file renames over a file or a symlink, not over a directory.
+	if fi, err := os.Lstat(target); err == nil && fi.IsDir() {
+		if err := os.RemoveAll(target); err != nil {
+			return err
+		}
+	}
+	return f.Commit()
+}
+
+// setMetadata gives target, extracted from hdr, its owner, mode, xattrs
+// and time.
+func setMetadata(hdr *tar.Header, target string, o ExtractOptions) error {
+	mode := uint32(hdr.Mode & 0o7777)
 	isLink := hdr.Typeflag == tar.TypeSymlink
 	// Order matters: chown clears setuid/setgid and security.capability, so
 	// it goes first, then the mode, then the xattrs.
@@ -246,34 +282,24 @@ func extractEntry(tr *tar.Reader, hdr *tar.Header, dest, target, rel string, buf
 	return nil
 }
 
-// writeSparseFile writes n bytes from r to a new file, leaving blocks that
-// are all zeros as holes. archive/tar expands the GNU/PAX sparse maps into
-// zeros, so this is what keeps a 64 MiB file with 4 KiB of data small; a
-// zero block that was data in the source becomes a hole, which reads the
-// same.
-func writeSparseFile(target string, r io.Reader, n int64, buf []byte) error {
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
+// writeSparse writes n bytes from r to the empty file f, leaving blocks
+// that are all zeros as holes. archive/tar expands the GNU/PAX sparse maps
+// into zeros, so this is what keeps a 64 MiB file with 4 KiB of data
+// small; a zero block that was data in the source becomes a hole, which
+// reads the same.
+func writeSparse(f *os.File, r io.Reader, n int64, buf []byte) error {
 	var off int64
 	for off < n {
 		chunk := buf[:min(int64(len(buf)), n-off)]
 		if _, err := io.ReadFull(r, chunk); err != nil {
-			f.Close()
 			return err
 		}
 		if err := WriteAtSkippingZeros(f, chunk, off); err != nil {
-			f.Close()
 			return err
 		}
 		off += int64(len(chunk))
 	}
-	if err := f.Truncate(n); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return f.Truncate(n)
 }
 
 func setTimes(p string, mtime time.Time) error {

@@ -2,8 +2,10 @@ package disk
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -101,5 +103,70 @@ func TestExtractTarCancelled(t *testing.T) {
 	err := extractTar(ctx, writeTar(t, false, tarEntry{name: "f", body: "x", typ: tar.TypeReg}), t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "canceled") {
 		t.Errorf("cancelled extraction: %v", err)
+	}
+}
+
+// failingReader passes n bytes of r on, then fails, as a stream cut off
+// by a failed or cancelled build does.
+type failingReader struct {
+	r io.Reader
+	n int
+}
+
+var errStreamCut = errors.New("stream cut")
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errStreamCut
+	}
+	n, err := f.r.Read(p[:min(len(p), f.n)])
+	f.n -= n
+	return n, err
+}
+
+// TestExtractTarCutMidFile: a stream that fails inside a file's contents
+// leaves no file under its name and no temporary file, and the file an
+// earlier run put there stays as it was; the files completed before it
+// are in place whole, and a long name extracts as well.
+func TestExtractTarCutMidFile(t *testing.T) {
+	long := strings.Repeat("l", 255)
+	body := strings.Repeat("disk", 1<<20) // 4 MiB, several of the extractor's buffers
+	p := writeTar(t, false,
+		tarEntry{name: long, body: "complete", typ: tar.TypeReg},
+		tarEntry{name: "disk.raw", body: body, typ: tar.TypeReg},
+	)
+	raw, err := os.ReadFile(p)
+	must(t, err)
+	dest := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dest, "disk.raw"), []byte("earlier run"), 0o644))
+
+	cut := &failingReader{r: bytes.NewReader(raw), n: len(raw) - len(body)/2}
+	err = ExtractTar(context.Background(), cut, dest, ExtractOptions{})
+	if !errors.Is(err, errStreamCut) {
+		t.Fatalf("got %v, want the stream's error", err)
+	}
+	if cut.n > 0 {
+		t.Fatalf("the extraction stopped %d bytes before the cut: the test did not cut mid-file", cut.n)
+	}
+	entries, err := os.ReadDir(dest)
+	must(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if got, want := strings.Join(names, " "), "disk.raw "+long; got != want {
+		t.Errorf("%s holds %q, want %q: a temporary file stayed", dest, got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, "disk.raw")); string(b) != "earlier run" {
+		t.Errorf("disk.raw holds %d bytes, want the earlier run's file untouched", len(b))
+	}
+	if b, _ := os.ReadFile(filepath.Join(dest, long)); string(b) != "complete" {
+		t.Errorf("the complete file holds %q", b)
+	}
+
+	// The whole stream replaces the earlier file.
+	must(t, ExtractTar(context.Background(), bytes.NewReader(raw), dest, ExtractOptions{}))
+	if b, _ := os.ReadFile(filepath.Join(dest, "disk.raw")); string(b) != body {
+		t.Errorf("disk.raw holds %d bytes, want the %d of the stream", len(b), len(body))
 	}
 }

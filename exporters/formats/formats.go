@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-dev/strata/exporters/atomicfile"
 	"github.com/strata-dev/strata/exporters/formats/gce"
 	"github.com/strata-dev/strata/exporters/formats/ova"
 	"github.com/strata-dev/strata/exporters/formats/qcow2"
@@ -232,7 +233,37 @@ type Result struct {
 // so a failed or killed run leaves no partial output. Like qemu-img, it
 // does not fsync: the rename already protects against a killed run, and
 // forcing the data to disk would cost more than the conversion.
-func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Result, err error) {
+func Convert(ctx context.Context, src, dst string, f Format, o Options) (*Result, error) {
+	p, err := ConvertPending(ctx, src, dst, f, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Commit(); err != nil {
+		return nil, err
+	}
+	return p.Result, nil
+}
+
+// Pending is a conversion written under a temporary name beside its
+// destination, not yet in place: what describes it (a manifest) can be
+// written from it first.
+type Pending struct {
+	*Result
+	file *atomicfile.File
+}
+
+// TempPath is where the image is until Commit.
+func (p *Pending) TempPath() string { return p.file.Name() }
+
+// Commit renames the image to its destination.
+func (p *Pending) Commit() error { return p.file.Commit() }
+
+// Discard removes the image; after Commit it does nothing.
+func (p *Pending) Discard() { _ = p.file.Abort(nil) }
+
+// ConvertPending is Convert without the rename: the image is complete at
+// TempPath, and the caller commits or discards it.
+func ConvertPending(ctx context.Context, src, dst string, f Format, o Options) (_ *Pending, err error) {
 	if !o.VM.IsZero() && !f.HasVM {
 		return nil, fmt.Errorf("CPUs, memory and network describe the virtual machine of an OVA; the %s format has none", f.Name)
 	}
@@ -259,21 +290,12 @@ func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Resu
 	}
 	defer reused.close()
 
-	dir, name := filepath.Split(dst)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	tmp, err := atomicfile.Create(dst, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("creating output: %w", err)
+		return nil, err
 	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	size, err := f.write(ctx, tmp, disk, o, name, reused.writerBase())
+	defer tmp.AbortOnError(&err)
+	size, err := f.write(ctx, tmp.File, disk, o, filepath.Base(dst), reused.writerBase())
 	if err != nil {
 		return nil, err
 	}
@@ -286,8 +308,6 @@ func Convert(ctx context.Context, src, dst string, f Format, o Options) (_ *Resu
 	if err := tmp.Close(); err != nil {
 		return nil, fmt.Errorf("closing output: %w", err)
 	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return nil, fmt.Errorf("renaming output into place: %w", err)
-	}
-	return &Result{Path: dst, Size: size, VirtualSize: f.VirtualSize(disk.Size()), Reuse: reused.stats()}, nil
+	res := &Result{Path: dst, Size: size, VirtualSize: f.VirtualSize(disk.Size()), Reuse: reused.stats()}
+	return &Pending{Result: res, file: tmp}, nil
 }

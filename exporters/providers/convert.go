@@ -5,11 +5,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
+	"github.com/strata-dev/strata/exporters/atomicfile"
 	"github.com/strata-dev/strata/exporters/formats"
 )
 
@@ -66,7 +69,11 @@ type File struct {
 
 // Convert writes the raw disk src as provider p imports it into dir, with
 // a manifest. Sizes and format are checked before anything is written.
-func Convert(ctx context.Context, src, dir string, p Provider, o Options) (*Manifest, error) {
+// The image and the manifest are written under temporary names; an older
+// manifest goes just before the image is renamed into place and the new
+// one follows it, so no manifest ever describes an image it does not
+// match, and a failed run leaves an earlier output whole.
+func Convert(ctx context.Context, src, dir string, p Provider, o Options) (_ *Manifest, err error) {
 	name, err := p.Format(o.Format)
 	if err != nil {
 		return nil, err
@@ -85,25 +92,47 @@ func Convert(ctx context.Context, src, dir string, p Provider, o Options) (*Mani
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	res, err := formats.Convert(ctx, src, filepath.Join(dir, f.OutputName(src)), f, o.Options)
+	img, err := formats.ConvertPending(ctx, src, filepath.Join(dir, f.OutputName(src)), f, o.Options)
 	if err != nil {
 		return nil, err
 	}
-	sum, err := fileSHA256(res.Path)
+	defer img.Discard()
+	sum, err := fileSHA256(img.TempPath())
 	if err != nil {
 		return nil, err
 	}
 	m := &Manifest{
 		Provider: p.Name, Source: o.Source, BootMode: p.BootMode, Architecture: "x86_64",
-		VirtualSize: res.VirtualSize,
-		Files:       []File{{Name: filepath.Base(res.Path), Format: f.Name, Size: res.Size, SHA256: sum}},
+		VirtualSize: img.VirtualSize,
+		Files:       []File{{Name: filepath.Base(img.Path), Format: f.Name, Size: img.Size, SHA256: sum}},
 		Import:      p.Import, Docs: p.Docs,
-		Reuse: res.Reuse,
+		Reuse: img.Reuse,
 	}
 	if o.GuestApplied && !p.Guest.Empty() {
 		m.Guest = &p.Guest
 	}
-	return m, writeManifest(filepath.Join(dir, ManifestFile), m)
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	manifest, err := atomicfile.Create(filepath.Join(dir, ManifestFile), 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer manifest.AbortOnError(&err)
+	if _, err := manifest.Write(append(b, '\n')); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", manifest.Final(), err)
+	}
+	if err := os.Remove(manifest.Final()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := img.Commit(); err != nil {
+		return nil, err
+	}
+	if err := manifest.Commit(); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 func fileSHA256(path string) (string, error) {
@@ -117,19 +146,6 @@ func fileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// writeManifest writes m atomically, like the image beside it.
-func writeManifest(path string, m *Manifest) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // ImageIn finds the image of the named format in dir, a provider's output

@@ -19,8 +19,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/strata-dev/strata/exporters/atomicfile"
 	"github.com/strata-dev/strata/exporters/ident"
 )
 
@@ -56,33 +58,58 @@ type Options struct {
 }
 
 // Write builds the image of tree at output and records its digest in the
-// SHA256SUMS file beside it.
-func Write(ctx context.Context, tree, output string, o Options) error {
+// SHA256SUMS file beside it. The tool writes a temporary file, renamed to
+// output when complete. An older line for output leaves SHA256SUMS first
+// and the new one comes after the rename, so a killed run never leaves a
+// digest that does not match the file it names.
+func Write(ctx context.Context, tree, output string, o Options) (err error) {
 	if err := checkTree(tree, o.Name); err != nil {
 		return err
 	}
-	args, err := toolArgs(tree, output, o)
-	if err != nil {
+	f := Formats[o.Format]
+	if _, err := toolArgs(tree, output, o); err != nil {
 		return err
 	}
-	f := Formats[o.Format]
 	if _, err := exec.LookPath(f.Tool); err != nil {
 		return fmt.Errorf("%s images need %s, which is not installed here: install the %s package (in BuildKit, in the tools image)", o.Format, f.Tool, f.Package)
 	}
-	// A stale output would make mksquashfs append to it.
-	if err := os.Remove(output); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove old %s: %w", output, err)
+	// The tool creates the file itself (an existing one would make
+	// mksquashfs append to it), so the temporary file is made and removed
+	// to reserve a fresh name.
+	tmp, err := atomicfile.Create(output, 0o644)
+	if err != nil {
+		return err
+	}
+	defer tmp.AbortOnError(&err)
+	if err := os.Remove(tmp.Name()); err != nil {
+		return err
+	}
+	args, err := toolArgs(tree, tmp.Name(), o)
+	if err != nil {
+		return err
 	}
 	cmd := exec.CommandContext(ctx, f.Tool, args...)
 	// The epoch goes in as flags; mksquashfs refuses to run with
 	// SOURCE_DATE_EPOCH also in its environment, as it is in a build step.
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, "SOURCE_DATE_EPOCH=") })
+	// A killed strata takes its tool along, rather than leave it writing.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w\n%s", f.Tool, err, strings.TrimSpace(out.String()))
 	}
-	return writeSums(output)
+	sum, err := fileSHA256(tmp.Name())
+	if err != nil {
+		return err
+	}
+	if err := writeSums(output, ""); err != nil {
+		return err
+	}
+	if err := tmp.Commit(); err != nil {
+		return err
+	}
+	return writeSums(output, sum)
 }
 
 // checkTree refuses trees systemd-sysext would merge wrongly or not at all.
@@ -140,18 +167,24 @@ func toolArgs(tree, output string, o Options) ([]string, error) {
 	return nil, fmt.Errorf("unknown sysext format %q: use squashfs or erofs", o.Format)
 }
 
-// writeSums adds output's line to the SHA256SUMS beside it, replacing an
-// older line for the same file name.
-func writeSums(output string) error {
-	f, err := os.Open(output)
+// fileSHA256 is the hex SHA-256 of the file at path.
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return fmt.Errorf("hash %s: %w", output, err)
+		return "", fmt.Errorf("hash %s: %w", path, err)
 	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// writeSums replaces output's line in the SHA256SUMS beside it with one
+// for sum, or with none when sum is empty; it leaves the file alone when
+// that changes nothing.
+func writeSums(output, sum string) error {
 	name := filepath.Base(output)
 	sums := filepath.Join(filepath.Dir(output), SumsFile)
 	old, err := os.ReadFile(sums)
@@ -164,6 +197,11 @@ func writeSums(output string) error {
 			b.WriteString(line)
 		}
 	}
-	fmt.Fprintf(&b, "%s  %s\n", hex.EncodeToString(h.Sum(nil)), name)
-	return os.WriteFile(sums, []byte(b.String()), 0o644)
+	if sum != "" {
+		fmt.Fprintf(&b, "%s  %s\n", sum, name)
+	}
+	if b.String() == string(old) {
+		return nil
+	}
+	return atomicfile.WriteFile(sums, []byte(b.String()), 0o644)
 }

@@ -39,15 +39,19 @@ var initialized bool
 
 // Command is exec.CommandContext for a program whose syncs do nothing. It
 // is the plain command in a binary that does not call Init (tests), or
-// where this binary or the program cannot be found.
+// where this binary or the program cannot be found. The program dies with
+// its parent: a strata killed with SIGKILL leaves no mke2fs writing on.
 func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	self, err := os.Executable()
 	path, lookErr := exec.LookPath(name)
+	var cmd *exec.Cmd
 	if !initialized || err != nil || lookErr != nil || auditArch == 0 {
-		return exec.CommandContext(ctx, name, args...)
+		cmd = exec.CommandContext(ctx, name, args...)
+	} else {
+		cmd = exec.CommandContext(ctx, self, append([]string{marker, path}, args...)...)
+		cmd.Args[0] = name
 	}
-	cmd := exec.CommandContext(ctx, self, append([]string{marker, path}, args...)...)
-	cmd.Args[0] = name
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	return cmd
 }
 

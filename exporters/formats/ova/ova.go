@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-dev/strata/exporters/atomicfile"
 	"github.com/strata-dev/strata/exporters/formats/internal/countw"
 	"github.com/strata-dev/strata/exporters/formats/rawdisk"
 	"github.com/strata-dev/strata/exporters/formats/vmdk"
@@ -78,7 +79,7 @@ func Write(ctx context.Context, dst io.Writer, dir string, src *rawdisk.Disk, o 
 		return 0, fmt.Errorf("ova: name %q cannot name files in the package", o.Name)
 	}
 	vmdkName := o.Name + "-disk1.vmdk"
-	tmp, err := os.CreateTemp(dir, "."+vmdkName+".tmp-*")
+	tmp, err := os.CreateTemp(dir, atomicfile.Pattern(vmdkName))
 	if err != nil {
 		return 0, fmt.Errorf("ova: %w", err)
 	}
