@@ -257,10 +257,14 @@ func TestBuildxRegistryCacheAcrossBuilders(t *testing.T) {
 	}
 }
 
-// isSourceStep: loading a named context or resolving an image is no
-// build step; BuildKit reports it on every solve.
+// isSourceStep: loading a named context, resolving an image, importing
+// the cache manifest and the downloads (a source's vertex, pinned by its
+// checksum, and the checksum files the frontend reads) are no build
+// steps: BuildKit reports them as run on every solve, while what is made
+// from them comes from the cache.
 func isSourceStep(name string) bool {
-	for _, p := range []string{"[context ", "load build definition", "load metadata", "resolve image config", "docker-image://", "oci-layout://", "local://", "https://", "http://"} {
+	for _, p := range []string{"[context ", "load build definition", "load metadata", "resolve image config", "importing cache manifest",
+		"[kubernetes] fetch ", "docker-image://", "oci-layout://", "local://", "https://", "http://"} {
 		if strings.HasPrefix(name, p) {
 			return true
 		}
