@@ -221,14 +221,17 @@ func servicesScript(enable, disable []string) string {
 // sysprepScript makes the image generic: every VM made from it gets its own
 // machine-id and SSH host keys on first boot, cloud-init sees its first boot
 // as one, and the image carries no package lists, build-time logs or shell
-// history. ldconfig's aux-cache is dropped too: it records the inode
-// numbers and change times of the build's files, and ldconfig makes it anew.
+// history. Caches that record the build rather than the image go too, and
+// are made anew on the node: ldconfig's aux-cache (the inode numbers and
+// change times of the build's files) and man-db's index (its times). So
+// does systemd's random seed, which every VM from the image would share.
 const sysprepScript = `set -eu
 : > /etc/machine-id
 rm -f /var/lib/dbus/machine-id
 rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub
 rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
-rm -f /var/cache/ldconfig/aux-cache
+rm -f /var/cache/ldconfig/aux-cache /var/lib/systemd/random-seed
+rm -rf /var/cache/man/*
 find /var/log -type f -exec truncate -s 0 {} +
 rm -rf /tmp/* /var/tmp/*
 rm -rf /var/lib/cloud/*
