@@ -45,7 +45,7 @@ func Load(p string) (*Suite, error) {
 // types and malformed values are errors, every one reported with its
 // file:line:column, as a *spec.Error or a spec.ErrorList.
 func Parse(file string, data []byte) (*Suite, error) {
-	p := &parser{file: file}
+	p := &parser{file: file, lines: spec.LineCount(data)}
 	root, err := p.document(data)
 	if err != nil {
 		return nil, err
@@ -79,6 +79,9 @@ func ParseList(file string, list *yaml.Node, field string) ([]Check, error) {
 type parser struct {
 	file string
 	errs spec.ErrorList
+	// lines is the file's line count, or 0 when unknown (a list read
+	// from a spec's nodes); see add.
+	lines int
 }
 
 // err returns the problems found, in document order: nil, one *spec.Error
@@ -97,8 +100,15 @@ func (p *parser) err() error {
 	return p.errs
 }
 
+// add records a problem at n. yaml.v3 puts the empty content of a
+// document that ends the file without a line break ("---") on the line
+// after the last, which no editor can jump to; that is kept on the last.
 func (p *parser) add(n *yaml.Node, field, format string, args ...any) {
-	p.errs = append(p.errs, &spec.Error{File: p.file, Pos: pos(n), Field: field, Message: fmt.Sprintf(format, args...)})
+	at := pos(n)
+	if p.lines > 0 && at.Line > p.lines {
+		at = spec.Pos{Line: p.lines}
+	}
+	p.errs = append(p.errs, &spec.Error{File: p.file, Pos: at, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 
 func pos(n *yaml.Node) spec.Pos { return spec.Pos{Line: n.Line, Column: n.Column} }
@@ -111,10 +121,14 @@ func (p *parser) document(data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &spec.Error{File: p.file, Pos: spec.Pos{Line: 1, Column: 1}, Message: "the file holds no YAML document; start it with checks:"}
 		}
-		return nil, fmt.Errorf("%s: %w", p.file, err)
+		return nil, spec.SyntaxError(p.file, data, err)
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil && len(extra.Content) > 0 {
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, spec.SyntaxError(p.file, data, err)
+	case len(extra.Content) > 0:
 		return nil, &spec.Error{File: p.file, Pos: pos(&extra), Message: "the file holds more than one YAML document; keep one"}
 	}
 	root := &doc

@@ -102,7 +102,46 @@ func (d *decoder) checkList(n *yaml.Node, path string, at Pos, v reflect.Value) 
 			ok = false
 		}
 	}
+	if ok && !d.spendExpanded(n, path, at) {
+		ok = false
+	}
 	if ok {
 		v.Set(reflect.ValueOf(CheckList{node: n}))
 	}
+}
+
+// spendExpanded charges the list as plainYAML expands it for the digest,
+// every use of an alias counted, and stops at the first value over the
+// budget, so that a cycle of aliases costs no more than the budget.
+func (d *decoder) spendExpanded(n *yaml.Node, path string, at Pos) bool {
+	var walk func(n *yaml.Node, depth int) bool
+	walk = func(n *yaml.Node, depth int) bool {
+		n = resolve(n)
+		if depth > maxAliasDepth {
+			return true
+		}
+		if !d.spend(n, path, at) {
+			return false
+		}
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := resolve(n.Content[i])
+				if strings.HasPrefix(k.Value, extensionPrefix) {
+					continue
+				}
+				if !d.spend(k, path, at) || !walk(n.Content[i+1], depth+1) {
+					return false
+				}
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				if !walk(c, depth+1) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return walk(n, 0)
 }

@@ -16,6 +16,32 @@ import (
 type decoder struct {
 	*problems
 	pos map[string]Pos
+	// left is how many more bytes the values decoded may hold (see
+	// maxAliasGrowth); overspent is set once that is reported.
+	left      int
+	overspent bool
+}
+
+// maxAliasGrowth bounds how much larger than the file aliases may make
+// its values, in bytes. An alias shares its value rather than copying it,
+// but the digest encodes every use and validation reads every use, so ten
+// uses of a megabyte-long anchor cost ten megabytes, and lists of lists of
+// aliases in validate: grow tenfold per level: a 300-byte file could
+// otherwise take gigabytes to hash.
+const maxAliasGrowth = 1 << 20
+
+// spend charges one use of n's value, and reports the first one that
+// goes over the budget.
+func (d *decoder) spend(n *yaml.Node, path string, at Pos) bool {
+	d.left -= 1 + len(n.Value)
+	if d.left >= 0 {
+		return true
+	}
+	if !d.overspent {
+		d.overspent = true
+		d.add(at, path, "aliases make the values more than %d bytes larger than the file; use fewer aliases", maxAliasGrowth)
+	}
+	return false
 }
 
 var (
@@ -105,6 +131,9 @@ func (d *decoder) value(n *yaml.Node, path string, at Pos, v reflect.Value) {
 func (d *decoder) scalar(n *yaml.Node, path string, at Pos, t reflect.Type) (string, bool) {
 	if n.Kind != yaml.ScalarNode || !stringTags[n.Tag] {
 		d.typeError(n, path, at, t)
+		return "", false
+	}
+	if !d.spend(n, path, at) {
 		return "", false
 	}
 	return n.Value, true

@@ -79,9 +79,17 @@ func (l ErrorList) Unwrap() []error {
 type problems struct {
 	file string
 	list ErrorList
+	// lines is the file's line count, or 0 when unknown. yaml.v3 puts
+	// the empty content of a document that ends the file without a line
+	// break ("---") on the line after the last, which no editor can jump
+	// to; problems there are kept on the last line.
+	lines int
 }
 
 func (p *problems) add(pos Pos, field, format string, args ...any) {
+	if p.lines > 0 && pos.Line > p.lines {
+		pos = Pos{Line: p.lines}
+	}
 	p.list = append(p.list, &Error{File: p.file, Pos: pos, Field: field, Message: fmt.Sprintf(format, args...)})
 }
 

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -17,7 +18,7 @@ import (
 // positions, as an *Error or an ErrorList. Parse applies no defaults, so
 // the result is exactly what the file says.
 func Parse(file string, data []byte) (*Spec, error) {
-	p := &problems{file: file}
+	p := &problems{file: file, lines: LineCount(data)}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -25,7 +26,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 			p.add(Pos{Line: 1, Column: 1}, "", "the file has no YAML document; start it with apiVersion: %s", APIVersion)
 			return nil, p.err()
 		}
-		return nil, syntaxError(file, err)
+		return nil, SyntaxError(file, data, err)
 	}
 	for {
 		var extra yaml.Node
@@ -34,7 +35,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 			break
 		}
 		if err != nil {
-			return nil, syntaxError(file, err)
+			return nil, SyntaxError(file, data, err)
 		}
 		if !isEmptyDocument(&extra) {
 			p.add(nodePos(&extra), "", "the file holds more than one YAML document; keep one NodeImage per file and remove the \"---\" separator")
@@ -53,7 +54,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 		return nil, p.err()
 	}
 	s.pos[""] = nodePos(root)
-	d := &decoder{problems: p, pos: s.pos}
+	d := &decoder{problems: p, pos: s.pos, left: len(data) + maxAliasGrowth}
 	d.value(root, "", nodePos(root), reflect.ValueOf(&s.Image).Elem())
 	if err := p.err(); err != nil {
 		return nil, err
@@ -93,10 +94,11 @@ var parserProblems = map[string]bool{
 	"found duplicate %TAG directive":         true,
 }
 
-// syntaxError turns a yaml.v3 parse error into an *Error so that callers
-// see one error type for every problem in the file. Errors without a line
-// are placed on line 1, which is where yaml.v3 omits it.
-func syntaxError(file string, err error) error {
+// SyntaxError turns a yaml.v3 error decoding data into an *Error so that
+// callers see one error type for every problem in the file, this
+// package's and those of other YAML files (check files). Errors without a
+// line are placed on line 1, which is where yaml.v3 omits it.
+func SyntaxError(file string, data []byte, err error) *Error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	pos := Pos{Line: 1}
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
@@ -107,5 +109,31 @@ func syntaxError(file string, err error) error {
 			}
 		}
 	}
+	// yaml.v3 puts the end of a file that ends without a line break on
+	// the line after its last, which no editor can jump to.
+	if n := LineCount(data); pos.Line > n {
+		pos = Pos{Line: n}
+	}
 	return &Error{File: file, Pos: pos, Message: "invalid YAML: " + msg}
+}
+
+// LineCount counts the lines of data as YAML does: a line ends at \n,
+// \r\n, \r, NEL, LS or PS, and the text after the last break, empty or
+// not, is a line too.
+func LineCount(data []byte) int {
+	n := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch r {
+		case '\r':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				size = 2
+			}
+			n++
+		case '\n', '\u0085', '\u2028', '\u2029':
+			n++
+		}
+		i += size
+	}
+	return n
 }

@@ -97,6 +97,11 @@ func parseEntry(f [6][]byte) (dirent, error) {
 	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
 		return dirent{}, fmt.Errorf("listing entry %q: %w", f[4], err)
 	}
+	if len(f[4]) == 0 && ino != 0 {
+		// Only a corrupt directory holds one; listed, it would make
+		// paths such as "etc/" that io/fs callers cannot look up.
+		return dirent{}, fmt.Errorf("listing entry of inode %d has no name", ino)
+	}
 	return dirent{name: string(f[4]), inode: inode{ino: ino, mode: uint32(mode), uid: uint32(uid), gid: uint32(gid), size: int64(size)}}, nil
 }
 

@@ -23,6 +23,11 @@ const (
 	ext4IncompatCsumSeed = 0x2000
 	ext4RoCompatCsum     = 0x400
 
+	// The largest block is 64 KiB (1024 << 6), the largest group
+	// descriptor 1 KiB.
+	ext4MaxLogBlock = 6
+	ext4MaxDescSize = 1024
+
 	ext4BGInodeUninit = 0x1
 	ext4RootInode     = 2
 	ext4GoodOldInode  = 128
@@ -63,7 +68,7 @@ func readExt4Superblock(r io.ReaderAt, offset int64) (*ext4Superblock, error) {
 		BlocksCount:    uint64(le.Uint32(b[0x04:])),
 		FreeBlocks:     uint64(le.Uint32(b[0x0c:])),
 		FirstDataBlock: le.Uint32(b[0x14:]),
-		BlockSize:      1024 << le.Uint32(b[0x18:]),
+		BlockSize:      1024 << min(le.Uint32(b[0x18:]), ext4MaxLogBlock+1),
 		BlocksPerGroup: le.Uint32(b[0x20:]),
 		InodesPerGroup: le.Uint32(b[0x28:]),
 		InodeSize:      int64(le.Uint16(b[0x58:])),
@@ -84,10 +89,37 @@ func readExt4Superblock(r io.ReaderAt, offset int64) (*ext4Superblock, error) {
 		sb.FreeBlocks |= uint64(le.Uint32(b[0x158:])) << 32
 		sb.DescSize = int64(le.Uint16(b[0xfe:]))
 	}
-	if sb.InodeSize < ext4GoodOldInode || sb.BlocksPerGroup == 0 || sb.InodesPerGroup == 0 || sb.DescSize < 32 {
-		return nil, errors.New("implausible ext4 superblock")
+	if err := sb.plausible(); err != nil {
+		return nil, fmt.Errorf("implausible ext4 superblock: %w", err)
 	}
 	return sb, nil
+}
+
+// plausible checks what the kernel checks before it mounts (fs/ext4/super.c),
+// so that what the readers allocate and compute from the superblock stays
+// bounded by the block size.
+func (sb *ext4Superblock) plausible() error {
+	pow2 := func(n int64) bool { return n > 0 && n&(n-1) == 0 }
+	minDesc := int64(32)
+	if sb.Incompat&ext4Incompat64Bit != 0 {
+		minDesc = 64
+	}
+	switch bits := 8 * uint64(sb.BlockSize); {
+	case sb.BlockSize > 1024<<ext4MaxLogBlock:
+		return errors.New("block size over 64 KiB")
+	case sb.InodeSize < ext4GoodOldInode || sb.InodeSize > sb.BlockSize || !pow2(sb.InodeSize):
+		return fmt.Errorf("%d-byte inodes in %d-byte blocks", sb.InodeSize, sb.BlockSize)
+	case sb.DescSize < minDesc || sb.DescSize > ext4MaxDescSize || !pow2(sb.DescSize):
+		return fmt.Errorf("%d-byte group descriptors", sb.DescSize)
+	case sb.BlocksPerGroup == 0:
+		return errors.New("no blocks per group")
+	case sb.InodesPerGroup == 0 || uint64(sb.InodesPerGroup) > bits:
+		// A group's inode bitmap is one block.
+		return fmt.Errorf("%d inodes per group of %d-byte blocks", sb.InodesPerGroup, sb.BlockSize)
+	case uint64(sb.FirstDataBlock) >= sb.BlocksCount:
+		return fmt.Errorf("first data block %d of %d", sb.FirstDataBlock, sb.BlocksCount)
+	}
+	return nil
 }
 
 func trimNUL(b []byte) string {
@@ -185,22 +217,13 @@ func normalizeExt4(f *os.File, offset int64, epoch time.Time, rootPerm os.FileMo
 	}
 	csum := sb.RoCompat&ext4RoCompatCsum != 0
 	seed := sb.inodeCsumSeed()
-	groups, err := inodeGroups(f, offset, sb)
-	if err != nil {
-		return err
-	}
 	le := binary.LittleEndian
-	for _, g := range groups {
-		table, err := g.readTable(f, sb)
-		if err != nil {
-			return err
-		}
-		for i := range g.used {
-			raw := table[i*sb.InodeSize : (i+1)*sb.InodeSize]
-			if !g.inUse(i) || le.Uint16(raw[inoMode:]) == 0 && le.Uint16(raw[inoLinks:]) == 0 {
+	return eachInodeRun(f, offset, sb, func(run inodeRun) error {
+		for i := range run.count(sb) {
+			raw, ino, inUse := run.inode(sb, i)
+			if !inUse || le.Uint16(raw[inoMode:]) == 0 && le.Uint16(raw[inoLinks:]) == 0 {
 				continue // free, or a reserved inode mke2fs left blank
 			}
-			ino := g.ino(sb, i)
 			if csum && inodeChecksum(seed, ino, raw) != storedInodeChecksum(raw) {
 				return fmt.Errorf("inode %d: checksum mismatch before rewrite; refusing to touch the filesystem", ino)
 			}
@@ -213,78 +236,11 @@ func normalizeExt4(f *os.File, offset int64, epoch time.Time, rootPerm os.FileMo
 				setInodeChecksum(raw, inodeChecksum(seed, ino, raw))
 			}
 		}
-		if _, err := f.WriteAt(table, g.tableOff); err != nil {
-			return fmt.Errorf("writing inode table of group %d: %w", g.index, err)
+		if _, err := f.WriteAt(run.table, run.off); err != nil {
+			return fmt.Errorf("writing inode table of group %d: %w", run.group.index, err)
 		}
-	}
-	return nil
-}
-
-// inodeGroup is a block group that has handed out inodes: where its inode
-// table lies, how many of its first inodes it ever used, and its inode
-// bitmap, which says which of those are in use now.
-type inodeGroup struct {
-	index    uint64
-	tableOff int64 // byte offset in the image
-	used     int64
-	bitmap   []byte
-}
-
-// inodeGroups reads the group descriptors of the ext4 at offset and the
-// inode bitmap of every group with inodes in use.
-func inodeGroups(r io.ReaderAt, offset int64, sb *ext4Superblock) ([]inodeGroup, error) {
-	if sb.Incompat&ext4IncompatMetaBG != 0 {
-		// Its descriptors are spread over the disk, not in one table.
-		return nil, errors.New("the filesystem uses meta_bg, which strata does not read")
-	}
-	count := (sb.BlocksCount - uint64(sb.FirstDataBlock) + uint64(sb.BlocksPerGroup) - 1) / uint64(sb.BlocksPerGroup)
-	gdt := make([]byte, int64(count)*sb.DescSize)
-	gdtOff := offset + (int64(sb.FirstDataBlock)+1)*sb.BlockSize
-	if _, err := r.ReadAt(gdt, gdtOff); err != nil {
-		return nil, fmt.Errorf("reading group descriptors: %w", err)
-	}
-	le := binary.LittleEndian
-	var groups []inodeGroup
-	for g := uint64(0); g < count; g++ {
-		d := gdt[int64(g)*sb.DescSize : int64(g+1)*sb.DescSize]
-		if le.Uint16(d[0x12:])&ext4BGInodeUninit != 0 {
-			continue // no inode of this group was ever used
-		}
-		bitmapBlk, tableBlk := uint64(le.Uint32(d[0x04:])), uint64(le.Uint32(d[0x08:]))
-		unused := uint32(le.Uint16(d[0x1c:]))
-		if sb.DescSize >= 64 {
-			bitmapBlk |= uint64(le.Uint32(d[0x24:])) << 32
-			tableBlk |= uint64(le.Uint32(d[0x28:])) << 32
-			unused |= uint32(le.Uint16(d[0x32:])) << 16
-		}
-		used := int64(sb.InodesPerGroup) - int64(unused)
-		if used <= 0 {
-			continue
-		}
-		bitmap := make([]byte, sb.BlockSize)
-		if _, err := r.ReadAt(bitmap, offset+int64(bitmapBlk)*sb.BlockSize); err != nil {
-			return nil, fmt.Errorf("reading inode bitmap of group %d: %w", g, err)
-		}
-		groups = append(groups, inodeGroup{index: g, tableOff: offset + int64(tableBlk)*sb.BlockSize, used: used, bitmap: bitmap})
-	}
-	return groups, nil
-}
-
-// readTable reads the part of g's inode table that was ever used.
-func (g inodeGroup) readTable(r io.ReaderAt, sb *ext4Superblock) ([]byte, error) {
-	table := make([]byte, g.used*sb.InodeSize)
-	if _, err := r.ReadAt(table, g.tableOff); err != nil {
-		return nil, fmt.Errorf("reading inode table of group %d: %w", g.index, err)
-	}
-	return table, nil
-}
-
-// inUse says whether the group's inode i (from 0) is allocated.
-func (g inodeGroup) inUse(i int64) bool { return g.bitmap[i/8]&(1<<(i%8)) != 0 }
-
-// ino is the inode number of the group's inode i (from 0).
-func (g inodeGroup) ino(sb *ext4Superblock, i int64) uint32 {
-	return uint32(g.index)*sb.InodesPerGroup + uint32(i) + 1
+		return nil
+	})
 }
 
 // modeSpecialBits turns Go's setuid/setgid/sticky flags into Unix bits.

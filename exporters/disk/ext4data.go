@@ -54,29 +54,24 @@ func fileDataBlocks(r io.ReaderAt, offset int64) ([]blockRange, *ext4Superblock,
 	if sb.Incompat&ext4IncompatEAInode != 0 || sb.Compat&ext4CompatOrphanFile != 0 {
 		return nil, sb, nil
 	}
-	groups, err := inodeGroups(r, offset, sb)
-	if err != nil {
-		return nil, nil, err
-	}
 	le := binary.LittleEndian
-	t := extentWalker{r: r, offset: offset, sb: sb}
-	for _, g := range groups {
-		table, err := g.readTable(r, sb)
-		if err != nil {
-			return nil, nil, err
-		}
-		for i := range g.used {
-			raw := table[i*sb.InodeSize : (i+1)*sb.InodeSize]
-			ino := g.ino(sb, i)
+	t := extentWalker{r: r, offset: offset, sb: sb, seen: map[uint64]bool{}}
+	err = eachInodeRun(r, offset, sb, func(run inodeRun) error {
+		for i := range run.count(sb) {
+			raw, ino, inUse := run.inode(sb, i)
 			mode, flags := le.Uint16(raw[inoMode:]), le.Uint32(raw[inoFlags:])
-			if !g.inUse(i) || ino < sb.FirstIno || mode&0o170000 != 0o100000 ||
+			if !inUse || ino < sb.FirstIno || mode&0o170000 != 0o100000 ||
 				flags&inoFlagExtents == 0 || flags&inoFlagInline != 0 {
 				continue
 			}
 			if err := t.walk(raw[inoBlock:inoBlock+60], 0, -1); err != nil {
-				return nil, nil, fmt.Errorf("inode %d: %w", ino, err)
+				return fmt.Errorf("inode %d: %w", ino, err)
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return mergeRanges(t.found), sb, nil
 }
@@ -87,6 +82,10 @@ type extentWalker struct {
 	offset int64
 	sb     *ext4Superblock
 	found  []blockRange
+	// seen holds the tree blocks read so far. A block is a node of one
+	// tree only, once; without the check, nodes that point at one block
+	// many times would make the walk exponential in the depth.
+	seen map[uint64]bool
 }
 
 // walk reads one node of an extent tree: the root in the inode (level 0)
@@ -119,6 +118,10 @@ func (t *extentWalker) walk(node []byte, level, want int) error {
 		if child >= t.sb.BlocksCount {
 			return fmt.Errorf("extent tree node points past the filesystem's end (block %d)", child)
 		}
+		if t.seen[child] {
+			return fmt.Errorf("extent tree block %d is reached twice", child)
+		}
+		t.seen[child] = true
 		block := make([]byte, t.sb.BlockSize)
 		if _, err := t.r.ReadAt(block, t.offset+int64(child)*t.sb.BlockSize); err != nil {
 			return fmt.Errorf("reading extent tree block %d: %w", child, err)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 )
@@ -61,6 +62,24 @@ func parseFAT32BootSector(b []byte) (fat32Geometry, error) {
 		return g, errors.New("implausible FAT32 geometry")
 	}
 	return g, nil
+}
+
+// checkFATFits refuses an ESP whose boot sector puts its FATs past the
+// partition's end. go-diskfs allocates and compares both FATs, up to 4 GiB
+// each, as the boot sector sizes them, before it reads anything else.
+func checkFATFits(r io.ReaderAt, esp PartitionReport) error {
+	boot := make([]byte, 512)
+	if _, err := r.ReadAt(boot, esp.Start); err != nil {
+		return fmt.Errorf("reading the boot sector: %w", err)
+	}
+	g, err := parseFAT32BootSector(boot)
+	if err != nil {
+		return err
+	}
+	if end := g.dataStart(); end > esp.End-esp.Start {
+		return fmt.Errorf("the FATs end at byte %d of a %d-byte partition", end, esp.End-esp.Start)
+	}
+	return nil
 }
 
 func trimFATName(b []byte) string {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/diskfs/go-diskfs/backend"
 	"github.com/diskfs/go-diskfs/backend/file"
-	"github.com/diskfs/go-diskfs/filesystem/fat32"
 	"github.com/diskfs/go-diskfs/partition/gpt"
 	"github.com/strata-dev/strata/exporters/formats"
 	"golang.org/x/sys/unix"
@@ -136,6 +135,9 @@ func Inspect(imgPath string) (*Report, error) {
 	if img.Format != "raw" {
 		b = newImageStorage(img, filepath.Base(imgPath))
 	}
+	if err := checkGPTHeaders(b, r.Size); err != nil {
+		return nil, fmt.Errorf("%s: reading GPT: %w", imgPath, err)
+	}
 	table, err := gpt.Read(b, SectorSize, SectorSize)
 	if err != nil {
 		return nil, fmt.Errorf("%s: reading GPT: %w", imgPath, err)
@@ -148,6 +150,9 @@ func Inspect(imgPath string) (*Report, error) {
 
 	var esp *PartitionReport
 	for _, p := range table.Partitions {
+		if err := checkPartitionFits(p, r.Size); err != nil {
+			return nil, fmt.Errorf("%s: reading GPT: %w", imgPath, err)
+		}
 		pr := PartitionReport{
 			Number:   p.Index,
 			Name:     p.Name,
@@ -203,95 +208,6 @@ func probeFilesystem(f io.ReaderAt, start int64) *FilesystemReport {
 			UUID:      fmt.Sprintf("%04X-%04X", g.VolumeID>>16, g.VolumeID&0xffff),
 			BlockSize: g.clusterBytes(),
 		}
-	}
-	return nil
-}
-
-// inspectESP lists the ESP's files and parses systemd-boot's configuration.
-func inspectESP(r *Report, b backend.Storage, esp PartitionReport) error {
-	fs, err := fat32.Read(b, esp.End-esp.Start, esp.Start, SectorSize)
-	if err != nil {
-		return err
-	}
-	if err := listFAT(fs, ".", &r.ESPFiles); err != nil {
-		return err
-	}
-	onESP := map[string]bool{}
-	for _, f := range r.ESPFiles {
-		onESP[strings.ToLower(f.Path)] = true // FAT is case-insensitive
-	}
-
-	conf, err := fs.ReadFile(espLoaderConf)
-	if err != nil {
-		r.Problems = append(r.Problems, "no "+espLoaderConf)
-		return nil
-	}
-	lc := parseLoaderConf(string(conf))
-	r.Loader = &LoaderReport{Default: lc["default"], Timeout: lc["timeout"]}
-	for _, f := range r.ESPFiles {
-		if path.Dir(f.Path) != espEntriesDir || !strings.HasSuffix(strings.ToLower(f.Path), ".conf") {
-			continue
-		}
-		text, err := fs.ReadFile(f.Path)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", f.Path, err)
-		}
-		m := parseLoaderConf(string(text))
-		e := LoaderEntry{File: f.Path, Title: m["title"], Version: m["version"], Kernel: m["linux"], Initrd: m["initrd"], Cmdline: m["options"]}
-		r.Loader.Entries = append(r.Loader.Entries, e)
-		for _, ref := range append([]string{e.Kernel}, strings.Fields(e.Initrd)...) {
-			if ref != "" && !onESP[strings.ToLower(ref)] {
-				r.Problems = append(r.Problems, fmt.Sprintf("%s refers to %s, which is not on the ESP", f.Path, ref))
-			}
-		}
-		checkRootArg(r, f.Path, e.Cmdline)
-	}
-	if len(r.Loader.Entries) == 0 {
-		r.Problems = append(r.Problems, "no loader entries in "+espEntriesDir)
-	} else if r.DefaultEntry() == nil {
-		r.Problems = append(r.Problems, fmt.Sprintf("loader.conf default %q matches no entry", r.Loader.Default))
-	}
-	return nil
-}
-
-// checkRootArg flags a root=PARTUUID= that names no partition of the disk,
-// the classic cause of "waiting for root device" after re-partitioning.
-func checkRootArg(r *Report, entry, cmdline string) {
-	for _, arg := range strings.Fields(cmdline) {
-		id, ok := strings.CutPrefix(arg, "root=PARTUUID=")
-		if !ok {
-			continue
-		}
-		for _, p := range r.Partitions {
-			if strings.EqualFold(p.GUID, id) {
-				return
-			}
-		}
-		r.Problems = append(r.Problems, fmt.Sprintf("%s: root=PARTUUID=%s matches no partition", entry, id))
-	}
-}
-
-// listFAT appends every file under dir, depth first in directory order, as
-// absolute paths. go-diskfs' ReadDir, unlike its ReadFile, insists on
-// io/fs-style paths ("." and "EFI/BOOT", no leading slash).
-func listFAT(fs *fat32.FileSystem, dir string, out *[]FileReport) error {
-	entries, err := fs.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		p := path.Join(dir, e.Name())
-		if e.IsDir() {
-			if err := listFAT(fs, p, out); err != nil {
-				return err
-			}
-			continue
-		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
-		*out = append(*out, FileReport{Path: "/" + p, Size: info.Size()})
 	}
 	return nil
 }

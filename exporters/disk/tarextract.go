@@ -75,8 +75,8 @@ func ExtractTar(ctx context.Context, r io.Reader, dest string, o ExtractOptions)
 	// Directory times are set last: creating entries inside a directory
 	// moves its mtime.
 	type dirTime struct {
-		path  string
-		mtime time.Time
+		path, rel string
+		mtime     time.Time
 	}
 	var dirs []dirTime
 	buf := make([]byte, 1<<20)
@@ -106,15 +106,35 @@ func ExtractTar(ctx context.Context, r io.Reader, dest string, o ExtractOptions)
 			return fmt.Errorf("extracting %s: %w", hdr.Name, err)
 		}
 		if hdr.Typeflag == tar.TypeDir {
-			dirs = append(dirs, dirTime{target, hdr.ModTime})
+			dirs = append(dirs, dirTime{target, rel, hdr.ModTime})
 		}
 	}
+	timed := map[string]bool{}
 	for i := len(dirs) - 1; i >= 0; i-- {
+		if timed[dirs[i].rel] || !isDirInside(dest, dirs[i].rel) {
+			continue // a later entry's times won, or it was replaced since
+		}
+		timed[dirs[i].rel] = true
 		if err := setTimes(dirs[i].path, dirs[i].mtime); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// isDirInside reports whether rel is still a directory of dest reached
+// through directories only. A later entry may have replaced it, or one of
+// its parents with a symlink, which setting its times by path would follow
+// out of dest.
+func isDirInside(dest, rel string) bool {
+	cur := dest
+	for _, part := range strings.Split(rel, "/") {
+		cur = filepath.Join(cur, part)
+		if fi, err := os.Lstat(cur); err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
 }
 
 // tarEntryPath cleans an entry name to a path relative to the tree and
