@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's second command: every test tier. .ci/run calls exactly this.
-#   unit + golden LLB tests, then the e2e tier (real buildkitd, the example
+#   unit + golden LLB tests, fuzzing (e2e/fuzz.sh), then the e2e tier (real buildkitd, the example
 #   disk checked with sfdisk/fsck.vfat/e2fsck/debugfs, and a QEMU boot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +23,8 @@ echo "== go vet" >&2
 go vet ./...
 echo "== unit and golden tests" >&2
 go test -count=1 ./...
+echo "== fuzzing: every fuzz target for ${STRATA_FUZZTIME:-20s} on its committed corpus" >&2
+bash e2e/fuzz.sh
 echo "== e2e tier (buildkitd at $BUILDKIT_HOST, base $STRATA_OS_BASE)" >&2
 # -p 1: one package at a time, so a QEMU boot never shares the 2 cores with a
 # parallel fixture build (TCG guests starve and stall under such load).
