@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -211,9 +212,50 @@ func stopBuildkitd(t *testing.T, state string, stateEnv []string) {
 		t.Errorf("the test's buildkitd (pid %d) did not exit; its state %s is left", pid, state)
 		return
 	}
-	// A daemon killed mid-exec can leave a snapshot mounted.
-	exec.Command("umount", "-R", filepath.Join(state, "root")).Run()
-	if err := os.RemoveAll(state); err != nil {
+	// A daemon killed mid-exec leaves its step running (runc's container
+	// outlives it) and its snapshot mounted.
+	killProcessesRootedIn(filepath.Join(state, "root"))
+	unmountUnder(state)
+	err := os.RemoveAll(state)
+	for deadline := time.Now().Add(30 * time.Second); err != nil && time.Now().Before(deadline); err = os.RemoveAll(state) {
+		time.Sleep(time.Second)
+	}
+	if err != nil {
 		t.Errorf("removing the test's buildkitd state: %v", err)
 	}
+}
+
+// unmountUnder unmounts every mount below dir, deepest first. `umount -R
+// DIR` would not: it unmounts only a DIR that is itself a mount point.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			points = append(points, f[1])
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		syscall.Unmount(p, syscall.MNT_DETACH)
+	}
+}
+
+// killProcessesRootedIn sends SIGKILL to every process whose root
+// directory lies under dir: the containers of a killed buildkitd's steps.
+func killProcessesRootedIn(dir string) {
+	procs, _ := filepath.Glob("/proc/[0-9]*/root")
+	for _, p := range procs {
+		root, err := os.Readlink(p)
+		if err != nil || !strings.HasPrefix(root, dir+"/") {
+			continue
+		}
+		if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	time.Sleep(time.Second)
 }
