@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/strata-dev/strata/spec"
 )
@@ -91,7 +90,7 @@ func checkPositions(t *testing.T, data []byte, err error, field string) {
 		t.Fatalf("%T without a position: %v", err, err)
 	}
 	for _, e := range list {
-		if e.File != fuzzFile || !inFile(data, e.Pos) {
+		if e.File != fuzzFile || !e.Pos.Within(data) {
 			t.Errorf("problem outside the file: %v", e)
 		}
 		if field != "" && !strings.HasPrefix(e.Field, field) {
@@ -113,7 +112,7 @@ func checkSources(t *testing.T, data []byte, list []Check) {
 			continue
 		}
 		line, err := strconv.Atoi(n)
-		if err != nil || !inFile(data, spec.Pos{Line: line}) {
+		if err != nil || !(spec.Pos{Line: line}).Within(data) {
 			t.Errorf("check %v: source %q is no line of the file", c.Assert, c.Source)
 		}
 	}
@@ -137,32 +136,4 @@ func roundTrip(t *testing.T, list []Check) {
 	if !reflect.DeepEqual(back.Checks, list) && !(len(back.Checks) == 0 && len(list) == 0) {
 		t.Fatalf("round trip changed the checks:\n got %#v\nwant %#v\n%s", back.Checks, list, data)
 	}
-}
-
-// inFile reports whether p is a line of data and, when it has a column, a
-// character of that line or the end of it. Lines end where YAML's do: at
-// \n, \r\n, \r, NEL, LS and PS.
-func inFile(data []byte, p spec.Pos) bool {
-	lines := yamlLines(string(data))
-	if p.Line < 1 || p.Line > len(lines) {
-		return false
-	}
-	return p.Column == 0 || p.Column >= 1 && p.Column <= utf8.RuneCountInString(lines[p.Line-1])+1
-}
-
-func yamlLines(s string) []string {
-	var lines []string
-	start := 0
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == '\r' && i+1 < len(s) && s[i+1] == '\n' {
-			n = 2
-		}
-		if r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029' {
-			lines = append(lines, s[start:i])
-			start = i + n
-		}
-		i += n
-	}
-	return append(lines, s[start:])
 }

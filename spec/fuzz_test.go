@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 // FuzzLoad feeds the loader documents and build args (KEY=VALUE lines).
@@ -40,7 +39,7 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("a loaded spec does not validate again: %v", err)
 		}
 		for field, p := range s.pos {
-			if !inFile(data, p) {
+			if !p.Within(data) {
 				t.Errorf("%s recorded at %s, outside the file", field, p)
 			}
 		}
@@ -96,38 +95,10 @@ func checkPositions(t *testing.T, data []byte, err error, haveArgs bool) {
 		t.Fatalf("%T without a position: %v", err, err)
 	}
 	for _, e := range list {
-		if e.File != "node.yaml" || !inFile(data, e.Pos) {
+		if e.File != "node.yaml" || !e.Pos.Within(data) {
 			t.Errorf("problem outside the file: %v", e)
 		}
 	}
-}
-
-// inFile reports whether p is a line of data and, when it has a column, a
-// character of that line or the end of it. Lines end where YAML's do: at
-// \n, \r\n, \r, NEL, LS and PS.
-func inFile(data []byte, p Pos) bool {
-	lines := yamlLines(string(data))
-	if p.Line < 1 || p.Line > len(lines) {
-		return false
-	}
-	return p.Column == 0 || p.Column >= 1 && p.Column <= utf8.RuneCountInString(lines[p.Line-1])+1
-}
-
-func yamlLines(s string) []string {
-	var lines []string
-	start := 0
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == '\r' && i+1 < len(s) && s[i+1] == '\n' {
-			n = 2
-		}
-		if r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029' {
-			lines = append(lines, s[start:i])
-			start = i + n
-		}
-		i += n
-	}
-	return append(lines, s[start:])
 }
 
 // TestLoadAliasGrowth: aliases may not make a small file's values huge.

@@ -120,20 +120,33 @@ func SyntaxError(file string, data []byte, err error) *Error {
 // LineCount counts the lines of data as YAML does: a line ends at \n,
 // \r\n, \r, NEL, LS or PS, and the text after the last break, empty or
 // not, is a line too.
-func LineCount(data []byte) int {
-	n := 1
-	for i := 0; i < len(data); {
-		r, size := utf8.DecodeRune(data[i:])
-		switch r {
-		case '\r':
-			if i+1 < len(data) && data[i+1] == '\n' {
-				size = 2
-			}
-			n++
-		case '\n', '\u0085', '\u2028', '\u2029':
-			n++
-		}
-		i += size
+func LineCount(data []byte) int { return len(yamlLines(data)) }
+
+// Within reports whether p names a line of data and, when it has a
+// column, a character of that line or the end of it.
+func (p Pos) Within(data []byte) bool {
+	lines := yamlLines(data)
+	if p.Line < 1 || p.Line > len(lines) {
+		return false
 	}
-	return n
+	return p.Column == 0 || p.Column >= 1 && p.Column <= utf8.RuneCount(lines[p.Line-1])+1
+}
+
+// yamlLines splits data into lines at YAML's line breaks, the breaks left
+// out.
+func yamlLines(data []byte) [][]byte {
+	var lines [][]byte
+	start := 0
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			n = 2
+		}
+		if r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029' {
+			lines = append(lines, data[start:i])
+			start = i + n
+		}
+		i += n
+	}
+	return append(lines, data[start:])
 }
