@@ -97,6 +97,9 @@ func listFAT(fs *fat32.FileSystem, dir string, depth int, out *[]FileReport) err
 		return err
 	}
 	for _, e := range entries {
+		if !validFATName(e.Name()) {
+			return fmt.Errorf("%w: directory /%s holds an entry named %q", errCorruptFAT, strings.TrimPrefix(dir, "."), e.Name())
+		}
 		p := path.Join(dir, e.Name())
 		if e.IsDir() {
 			if err := listFAT(fs, p, depth+1, out); err != nil {
@@ -111,6 +114,14 @@ func listFAT(fs *fat32.FileSystem, dir string, depth int, out *[]FileReport) err
 		*out = append(*out, FileReport{Path: "/" + p, Size: info.Size()})
 	}
 	return nil
+}
+
+// validFATName reports whether a directory entry's name is one a FAT
+// volume can hold outside its "." and ".." links. A corrupt directory can
+// hold a file named "." (found by FuzzInspectESP), which would list as the
+// directory itself.
+func validFATName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
 }
 
 // errCorruptFAT marks a go-diskfs panic turned into an error.

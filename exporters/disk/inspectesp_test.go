@@ -1,0 +1,59 @@
+package disk
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/diskfs/go-diskfs/backend/file"
+	"github.com/diskfs/go-diskfs/filesystem/fat32"
+)
+
+// TestInspectESPRefusesDotNames: a corrupt root directory can hold a file
+// named "." (FuzzInspectESP found one), which listed as the ESP file "/.".
+// Inspect reports such a volume corrupt instead.
+func TestInspectESPRefusesDotNames(t *testing.T) {
+	for _, name := range []string{".", ".."} {
+		t.Run(name, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "esp.img")
+			const size = 128 << 10
+			f, err := os.Create(img)
+			must(t, err)
+			defer f.Close()
+			must(t, f.Truncate(size))
+			fs, err := fat32.Create(file.New(f, false), size, 0, SectorSize, espLabel, true)
+			must(t, err)
+			// A lower-case name gets a long-name entry, whose UTF-16
+			// characters then become the dots.
+			must(t, writeESPFile(fs, espFile{Path: "/xy", Data: []byte("x")}))
+			data, err := os.ReadFile(img)
+			must(t, err)
+			long := []byte("x\x00y\x00\x00\x00")
+			if bytes.Count(data, long) != 1 {
+				t.Fatalf("the volume holds %d long names %q", bytes.Count(data, long), long)
+			}
+			at := bytes.Index(data, long)
+			data[at], data[at+2] = '.', '.'
+			if name == "." {
+				data[at+2], data[at+3] = 0, 0
+			}
+			must(t, os.WriteFile(img, data, 0o644))
+
+			fd, err := os.Open(img)
+			must(t, err)
+			defer fd.Close()
+			r := &Report{}
+			err = inspectESP(r, file.New(fd, true), PartitionReport{Start: 0, End: size})
+			for _, ef := range r.ESPFiles {
+				if ef.Path == "/"+name || ef.Path == "/" {
+					t.Errorf("listed the ESP file %q", ef.Path)
+				}
+			}
+			if err == nil || !strings.Contains(err.Error(), "entry named") {
+				t.Errorf("inspectESP = %v, want an error naming the entry", err)
+			}
+		})
+	}
+}
