@@ -19,12 +19,25 @@ variable "FRONTEND_IMAGE" {
   default = "strata:${VERSION}"
 }
 
-# The node matrix: distro x Kubernetes version x output. Override a list
-# from the environment as comma-separated values, e.g.
-# KUBERNETES_VERSIONS=v1.36.3,v1.35.8 docker buildx bake.
-variable "DISTROS" {
+# The node matrix: node x Kubernetes version x output. A node is a name
+# from NODE_SPECS. Override a list from the environment as comma-separated
+# values, e.g. NODES=debian-13 KUBERNETES_VERSIONS=v1.36.3,v1.35.8 docker
+# buildx bake.
+variable "NODES" {
   type    = list(string)
-  default = ["debian"]
+  default = ["debian-12", "debian-13"]
+}
+
+# The spec each node is built from; its pins (the OS base included) apply
+# except where the matrix overrides them with build args. Add a node here
+# and to NODES, or give a node's target its own base with --set
+# 'node-debian-13-*.contexts.os-base=REF'.
+variable "NODE_SPECS" {
+  type = map(string)
+  default = {
+    "debian-12" = "examples/kubernetes-node.yaml"
+    "debian-13" = "examples/kubernetes-node-debian-13.yaml"
+  }
 }
 
 variable "KUBERNETES_VERSIONS" {
@@ -39,12 +52,6 @@ variable "KUBERNETES_VERSIONS" {
 variable "OUTPUTS" {
   type    = list(string)
   default = ["disk"]
-}
-
-# The spec each node is built from; its pins apply except where the matrix
-# overrides them with build args.
-variable "SPEC" {
-  default = "examples/kubernetes-node.yaml"
 }
 
 group "default" {
@@ -67,16 +74,15 @@ target "frontend-local" {
 }
 
 target "node" {
-  name       = "node-${distro}-${replace(k8s, ".", "-")}-${output}"
-  matrix     = { distro = DISTROS, k8s = KUBERNETES_VERSIONS, output = OUTPUTS }
+  name       = "node-${node}-${replace(k8s, ".", "-")}-${output}"
+  matrix     = { node = NODES, k8s = KUBERNETES_VERSIONS, output = OUTPUTS }
   context    = "."
-  dockerfile = SPEC
+  dockerfile = NODE_SPECS[node]
   contexts   = { strata = "target:frontend-local" }
   target     = output
   args = {
     BUILDKIT_SYNTAX    = "strata"
-    OS_DISTRO          = distro
     KUBERNETES_VERSION = k8s
   }
-  output = ["type=local,dest=out/${distro}/${k8s}/${output}"]
+  output = ["type=local,dest=out/${node}/${k8s}/${output}"]
 }

@@ -289,20 +289,31 @@ func TestBakeMatrix(t *testing.T) {
 	}
 	var def struct {
 		Target map[string]struct {
-			Args   map[string]string `json:"args"`
-			Target string            `json:"target"`
+			Args       map[string]string `json:"args"`
+			Target     string            `json:"target"`
+			Dockerfile string            `json:"dockerfile"`
 		} `json:"target"`
 	}
 	if err := json.Unmarshal([]byte(printed[strings.Index(printed, "{"):]), &def); err != nil {
 		t.Fatalf("bake --print: %v\n%s", err, printed)
 	}
-	for _, name := range []string{"node-debian-v1-36-3-disk", "node-debian-v1-36-3-rootfs", "node-debian-v1-35-8-disk", "node-debian-v1-35-8-rootfs"} {
-		if _, ok := def.Target[name]; !ok {
-			t.Errorf("the matrix lacks %s; it has %v", name, def.Target)
+	for _, node := range []string{"debian-12", "debian-13"} {
+		for _, name := range []string{"v1-36-3-disk", "v1-36-3-rootfs", "v1-35-8-disk", "v1-35-8-rootfs"} {
+			if _, ok := def.Target["node-"+node+"-"+name]; !ok {
+				t.Errorf("the matrix lacks node-%s-%s; it has %v", node, name, def.Target)
+			}
 		}
 	}
-	if got := def.Target["node-debian-v1-35-8-rootfs"]; got.Args["KUBERNETES_VERSION"] != "v1.35.8" || got.Target != "rootfs" {
-		t.Errorf("node-debian-v1-35-8-rootfs: %+v", got)
+	if got := def.Target["node-debian-12-v1-35-8-rootfs"]; got.Args["KUBERNETES_VERSION"] != "v1.35.8" || got.Target != "rootfs" ||
+		got.Dockerfile != "examples/kubernetes-node.yaml" {
+		t.Errorf("node-debian-12-v1-35-8-rootfs: %+v", got)
+	}
+	if got := def.Target["node-debian-13-v1-36-3-disk"]; got.Dockerfile != "examples/kubernetes-node-debian-13.yaml" {
+		t.Errorf("node-debian-13-v1-36-3-disk: %+v", got)
+	}
+	trixie, err := trixieBase()
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// The Dockerfile's bases come from named contexts here (no registry is
@@ -318,7 +329,8 @@ func TestBakeMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	args := []string{"buildx", "bake", "--progress", "plain", "-f", "docker-bake.hcl", "-f", override,
-		"--set", "node-*.contexts.os-base=" + env.base, "--set", "node-*.output=type=cacheonly"}
+		"--set", "node-debian-12-*.contexts.os-base=" + env.base, "--set", "node-debian-13-*.contexts.os-base=" + trixie,
+		"--set", "node-*.output=type=cacheonly"}
 	fixture := versionArgs(r, srv.URL())
 	for i := 0; i+1 < len(fixture); i += 2 {
 		if fixture[i] == "--build-arg" && !strings.HasPrefix(fixture[i+1], "KUBERNETES_VERSION=") {
@@ -329,9 +341,11 @@ func TestBakeMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bake: %v\n%s", err, tail(log, 60))
 	}
-	// The frontend's go build (cached or not) and the node's assembly, in
+	// The frontend's go build (cached or not) and each node's assembly, in
 	// one run.
-	for _, want := range []string{"/out/strata ./cmd/strata", "[node-debian-" + strings.ReplaceAll(r.Kubernetes, ".", "-") + "-disk disk os] assemble disk.raw"} {
+	k8s := strings.ReplaceAll(r.Kubernetes, ".", "-")
+	for _, want := range []string{"/out/strata ./cmd/strata", "[node-debian-12-" + k8s + "-disk disk os] assemble disk.raw",
+		"[node-debian-13-" + k8s + "-disk disk os] assemble disk.raw"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("bake output lacks %q:\n%s", want, tail(log, 60))
 		}

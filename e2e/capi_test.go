@@ -143,6 +143,24 @@ runcmd:
 // be pulled: the guest's network reaches nothing), and the node must
 // become Ready and run a pod.
 func TestClusterAPIBootstrap(t *testing.T) {
+	requireE2E(t)
+	bootstrapClusterAPI(t, env.base, "capi")
+}
+
+// TestClusterAPIBootstrapTrixie is TestClusterAPIBootstrap for the node
+// built on Debian 13, whose cloud-init and systemd are newer.
+func TestClusterAPIBootstrapTrixie(t *testing.T) {
+	requireE2E(t)
+	base, err := trixieBase()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bootstrapClusterAPI(t, base, "capi-trixie")
+}
+
+// bootstrapClusterAPI builds the control-plane node on the OS base osBase
+// into the work directory's name/ and bootstraps it as CABPK would.
+func bootstrapClusterAPI(t *testing.T, osBase, name string) {
 	r, srv := requireRelease(t)
 	if r.EtcdImage == "" || r.CorednsImage == "" {
 		t.Fatal("the release fixture serves no etcd or CoreDNS image (e2e/cmd/mkartifacts)")
@@ -164,8 +182,8 @@ func TestClusterAPIBootstrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(env.workDir, "capi")
-	log, err := strataBuild(specPath, "qemu", out, versionArgs(r, srv.URL())...)
+	out := filepath.Join(env.workDir, name)
+	log, err := strataBuildWith(specPath, "qemu", out, false, append([]string{"--build-context", "os-base=" + osBase}, versionArgs(r, srv.URL())...)...)
 	if err != nil {
 		t.Fatalf("strata build: %v\n%s", err, tail(log, 80))
 	}
@@ -199,7 +217,7 @@ func TestClusterAPIBootstrap(t *testing.T) {
 	}
 	start := time.Now()
 	bootWithin(t, boottest.Options{Disk: vmDisk, Format: "qcow2", ReadOnlyDrives: []string{seed}, Memory: "4096"},
-		40*time.Minute, "capi-console.log", []string{
+		40*time.Minute, name+"-console.log", []string{
 			"capi-check ok: root grown",
 			"capi-check ok: kubeadm init succeeded",
 			"capi-check ok: node Ready",

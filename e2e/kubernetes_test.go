@@ -159,7 +159,13 @@ func TestKubernetesNodeBoots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bootAndExpect(t, disk, "k8s-console.log", []string{
+	bootAndExpect(t, disk, "k8s-console.log", append(nodeCheckLines(r), "node-check os: debian bookworm systemd 252"), []string{"node-check FAILED"})
+}
+
+// nodeCheckLines are the console lines of e2e/testdata/k8s-node.yaml's
+// check unit on a healthy node of release r, "node-check done" last.
+func nodeCheckLines(r *release) []string {
+	return []string{
 		"node-check ok: systemctl is-active containerd",
 		"node-check ok: crictl info",
 		"node-check ok: systemctl is-enabled kubelet",
@@ -184,7 +190,7 @@ func TestKubernetesNodeBoots(t *testing.T) {
 		"node-check ok: test -x /usr/bin/growpart",
 		"node-check kubelet-version: Kubernetes " + r.Kubernetes,
 		"node-check done",
-	}, []string{"node-check FAILED"})
+	}
 }
 
 // TestKubernetesTamperedArtifactFails: the mirror serves kubelet bytes

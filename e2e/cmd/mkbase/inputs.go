@@ -58,6 +58,12 @@ type inputs struct {
 	// copies them into the image, so the build fetches from the mirror the
 	// host is set up for, and apt inside BuildKit later does too.
 	Sources []string
+	// SuiteFrom is set when no host source serves Suite: it is the host's
+	// own suite, which Sources then serve, and mmdebstrap gets them with
+	// that suite renamed to Suite (see sourcesFor). Debian's archive serves
+	// every release under the same URIs, so a bookworm host builds a trixie
+	// base from the mirror it is set up for.
+	SuiteFrom string
 }
 
 // gatherHost fills in the facts taken from the host: mmdebstrap's version,
@@ -75,14 +81,30 @@ func (in *inputs) gatherHost(ctx context.Context, paths []string) error {
 		}
 		in.SourceDateEpoch = v
 	}
-	return in.readSources(paths)
+	return in.readSources(paths, hostSuite())
+}
+
+// hostSuite is the host's release codename (VERSION_CODENAME in
+// os-release), or "" when it has none.
+func hostSuite() string {
+	data, err := os.ReadFile("/etc/os-release")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VERSION_CODENAME="); ok {
+			return strings.Trim(v, `"'`)
+		}
+	}
+	return ""
 }
 
 // readSources digests the apt source files at paths and picks those that
-// serve the suite.
-func (in *inputs) readSources(paths []string) error {
+// serve the suite or, when none does, those that serve hostSuite.
+func (in *inputs) readSources(paths []string, hostSuite string) error {
 	h := sha256.New()
-	in.Sources = nil
+	in.Sources, in.SuiteFrom = nil, ""
+	var fromHost []string
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if os.IsNotExist(err) {
@@ -93,18 +115,108 @@ func (in *inputs) readSources(paths []string) error {
 		}
 		fmt.Fprintf(h, "%s\x00%d\x00", p, len(data))
 		h.Write(data)
-		if slices.ContainsFunc(sourceSuites(p, data), in.servesSuite) {
+		suites := sourceSuites(p, data)
+		if slices.ContainsFunc(suites, func(s string) bool { return inSuite(s, in.Suite) }) {
 			in.Sources = append(in.Sources, p)
+		}
+		if hostSuite != "" && slices.ContainsFunc(suites, func(s string) bool { return inSuite(s, hostSuite) }) {
+			fromHost = append(fromHost, p)
 		}
 	}
 	in.SourcesDigest = hex.EncodeToString(h.Sum(nil))
+	if len(in.Sources) == 0 && len(fromHost) > 0 {
+		in.Sources, in.SuiteFrom = fromHost, hostSuite
+	}
 	return nil
 }
 
-// servesSuite reports whether an apt suite belongs to the requested one:
-// the suite itself or its -updates, -security, -backports companions.
-func (in *inputs) servesSuite(s string) bool {
-	return s == in.Suite || strings.HasPrefix(s, in.Suite+"-") || strings.HasPrefix(s, in.Suite+"/")
+// inSuite reports whether an apt suite belongs to the release called
+// suite: the suite itself or its -updates, -security, -backports
+// companions.
+func inSuite(s, suite string) bool {
+	return s == suite || strings.HasPrefix(s, suite+"-") || strings.HasPrefix(s, suite+"/")
+}
+
+// sourcesFor returns the source files to hand mmdebstrap: Sources, or
+// with SuiteFrom set, copies of them written to dir with the suite
+// renamed.
+func (in *inputs) sourcesFor(dir string) ([]string, error) {
+	if in.SuiteFrom == "" {
+		return in.Sources, nil
+	}
+	var out []string
+	for i, p := range in.Sources {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read apt sources: %w", err)
+		}
+		dst := filepath.Join(dir, fmt.Sprintf("%02d-%s", i, filepath.Base(p)))
+		if err := os.WriteFile(dst, renameSuite(p, data, in.SuiteFrom, in.Suite), 0o644); err != nil {
+			return nil, fmt.Errorf("write apt sources: %w", err)
+		}
+		out = append(out, dst)
+	}
+	return out, nil
+}
+
+// renameSuite rewrites the suites of an apt source file that belong to
+// release from (see inSuite) to the same suites of release to, in either
+// format; everything else, mirror URIs included, stays as it is.
+func renameSuite(path string, data []byte, from, to string) []byte {
+	rename := func(s string) string {
+		if inSuite(s, from) {
+			return to + s[len(from):]
+		}
+		return s
+	}
+	deb822 := strings.HasSuffix(path, ".sources")
+	lines := strings.SplitAfter(string(data), "\n")
+	for i, line := range lines {
+		body, comment, hasComment := strings.Cut(strings.TrimRight(line, "\n"), "#")
+		var fields []string
+		if deb822 {
+			key, value, ok := strings.Cut(body, ":")
+			if !ok || !strings.EqualFold(strings.TrimSpace(key), "Suites") {
+				continue
+			}
+			for _, s := range strings.Fields(value) {
+				fields = append(fields, rename(s))
+			}
+			body = key + ": " + strings.Join(fields, " ")
+		} else {
+			fields = strings.Fields(body)
+			at := suiteField(fields)
+			if at < 0 {
+				continue
+			}
+			fields[at] = rename(fields[at])
+			body = strings.Join(fields, " ")
+		}
+		if hasComment {
+			body += " #" + comment
+		}
+		lines[i] = body + "\n"
+	}
+	return []byte(strings.Join(lines, ""))
+}
+
+// suiteField is the index of the suite in a one-line source's fields
+// ("deb [options] URI SUITE COMPONENTS..."), or -1 for other lines.
+func suiteField(fields []string) int {
+	if len(fields) == 0 || (fields[0] != "deb" && fields[0] != "deb-src") {
+		return -1
+	}
+	i := 1
+	if i < len(fields) && strings.HasPrefix(fields[i], "[") {
+		for i < len(fields) && !strings.HasSuffix(fields[i], "]") {
+			i++
+		}
+		i++
+	}
+	if i+1 >= len(fields) {
+		return -1
+	}
+	return i + 1
 }
 
 // sourceSuites lists the suites an apt source file names, in either the
@@ -122,23 +234,8 @@ func sourceSuites(path string, data []byte) []string {
 			}
 			continue
 		}
-		fields := strings.Fields(line)
-		if len(fields) == 0 || (fields[0] != "deb" && fields[0] != "deb-src") {
-			continue
-		}
-		fields = fields[1:]
-		// Skip an options block such as "[arch=amd64 signed-by=...]".
-		if len(fields) > 0 && strings.HasPrefix(fields[0], "[") {
-			for len(fields) > 0 {
-				last := fields[0]
-				fields = fields[1:]
-				if strings.HasSuffix(last, "]") {
-					break
-				}
-			}
-		}
-		if len(fields) >= 2 {
-			suites = append(suites, fields[1])
+		if at := suiteField(strings.Fields(line)); at >= 0 {
+			suites = append(suites, strings.Fields(line)[at])
 		}
 	}
 	return suites
@@ -173,6 +270,10 @@ func (in *inputs) describe() string {
 	fmt.Fprintf(&b, "SOURCE_DATE_EPOCH: %s\n", in.SourceDateEpoch)
 	fmt.Fprintf(&b, "apt sources digest: %s\n", in.SourcesDigest)
 	fmt.Fprintf(&b, "apt sources used: %s\n", strings.Join(in.Sources, " "))
+	if in.SuiteFrom != "" {
+		// Only then, so that keys of host-suite images stay as they were.
+		fmt.Fprintf(&b, "apt sources renamed from suite: %s\n", in.SuiteFrom)
+	}
 	if in.GoRoot != "" {
 		// Only then, so that keys of images without Go stay as they were.
 		fmt.Fprintf(&b, "go: %s from %s\n", in.GoVersion, in.GoRoot)
@@ -200,7 +301,7 @@ func (in *inputs) refName() string {
 // mmdebstrapArgs returns mmdebstrap's arguments to write a tar to out.
 // Without host sources serving the suite, mmdebstrap falls back to its
 // built-in default mirror.
-func (in *inputs) mmdebstrapArgs(out string) []string {
+func (in *inputs) mmdebstrapArgs(out string, sources []string) []string {
 	args := []string{"--variant=" + in.Variant}
 	if len(in.Include) > 0 {
 		args = append(args, "--include="+strings.Join(in.Include, ","))
@@ -212,7 +313,7 @@ func (in *inputs) mmdebstrapArgs(out string) []string {
 		args = append(args, `--customize-hook=mkdir -p "$1/etc/ssl/certs" && cp `+hostCABundle+` "$1/etc/ssl/certs/ca-certificates.crt"`)
 	}
 	args = append(args, in.Suite, out)
-	return append(args, in.Sources...)
+	return append(args, sources...)
 }
 
 // splitList parses a comma-separated package list into a sorted set.

@@ -95,7 +95,7 @@ func TestReadSources(t *testing.T) {
 	missing := filepath.Join(dir, "sources.list")
 
 	in := baseInputs()
-	if err := in.readSources([]string{missing, debian, security, vendor}); err != nil {
+	if err := in.readSources([]string{missing, debian, security, vendor}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{debian, security}; !reflect.DeepEqual(in.Sources, want) {
@@ -106,7 +106,7 @@ func TestReadSources(t *testing.T) {
 	// Any mirror edit, even in a file not handed to mmdebstrap, changes
 	// the digest.
 	write("vendor.list", "deb https://other.example/apt cloud-sdk main\n")
-	if err := in.readSources([]string{missing, debian, security, vendor}); err != nil {
+	if err := in.readSources([]string{missing, debian, security, vendor}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if in.SourcesDigest == digest {
@@ -118,11 +118,54 @@ func TestReadSources(t *testing.T) {
 
 	other := baseInputs()
 	other.Suite = "trixie"
-	if err := other.readSources([]string{debian, security, vendor}); err != nil {
+	if err := other.readSources([]string{debian, security, vendor}, ""); err != nil {
 		t.Fatal(err)
 	}
 	if len(other.Sources) != 0 {
 		t.Errorf("host sources %q used for another suite", other.Sources)
+	}
+
+	// On a bookworm host, a trixie base gets the bookworm sources, renamed.
+	if err := other.readSources([]string{debian, security, vendor}, "bookworm"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{debian, security}; !reflect.DeepEqual(other.Sources, want) || other.SuiteFrom != "bookworm" {
+		t.Errorf("Sources = %q from %q, want %q from bookworm", other.Sources, other.SuiteFrom, want)
+	}
+	if in.key() == other.key() {
+		t.Error("renamed sources share the host suite's key")
+	}
+	renamed, err := other.sourcesFor(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	wants := []string{
+		"Types: deb\nURIs: http://m.example/debian\nSuites: trixie trixie-updates\nComponents: main\n",
+		"deb http://m.example/debian-security trixie-security main\n",
+	}
+	for i, p := range renamed {
+		if got, _ := os.ReadFile(p); string(got) != wants[i] {
+			t.Errorf("renamed %s:\n%s\nwant:\n%s", p, got, wants[i])
+		}
+		if !strings.HasSuffix(p, filepath.Ext(other.Sources[i])) {
+			t.Errorf("renamed %s lost the format suffix of %s", p, other.Sources[i])
+		}
+	}
+}
+
+func TestRenameSuite(t *testing.T) {
+	for _, tc := range []struct{ path, in, want string }{
+		{"a.list", "deb [arch=amd64 signed-by=/k.gpg] http://m.example/debian bookworm main # main\n",
+			"deb [arch=amd64 signed-by=/k.gpg] http://m.example/debian trixie main # main\n"},
+		{"a.list", "deb http://m.example/bookworm-mirror bookworm-backports main\n# bookworm stays in comments\n",
+			"deb http://m.example/bookworm-mirror trixie-backports main\n# bookworm stays in comments\n"},
+		{"a.list", "deb http://m.example/debian sid main\n", "deb http://m.example/debian sid main\n"},
+		{"a.sources", "# http://snapshot.example/bookworm\nURIs: http://m.example/debian\nSuites: bookworm-security\n",
+			"# http://snapshot.example/bookworm\nURIs: http://m.example/debian\nSuites: trixie-security\n"},
+	} {
+		if got := string(renameSuite(tc.path, []byte(tc.in), "bookworm", "trixie")); got != tc.want {
+			t.Errorf("renameSuite(%s, %q) =\n%q\nwant\n%q", tc.path, tc.in, got, tc.want)
+		}
 	}
 }
 
@@ -130,13 +173,13 @@ func TestMmdebstrapArgs(t *testing.T) {
 	in := baseInputs()
 	in.Include = []string{"e2fsprogs", "zstd"}
 	in.Sources = []string{"/etc/apt/sources.list.d/debian.sources"}
-	got := in.mmdebstrapArgs("/c/rootfs.tar")
+	got := in.mmdebstrapArgs("/c/rootfs.tar", in.Sources)
 	want := []string{"--variant=minbase", "--include=e2fsprogs,zstd", "bookworm", "/c/rootfs.tar", "/etc/apt/sources.list.d/debian.sources"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
 	in = baseInputs()
-	if got, want := in.mmdebstrapArgs("out.tar"), []string{"--variant=minbase", "bookworm", "out.tar"}; !reflect.DeepEqual(got, want) {
+	if got, want := in.mmdebstrapArgs("out.tar", nil), []string{"--variant=minbase", "bookworm", "out.tar"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("args = %q, want %q", got, want)
 	}
 }

@@ -75,8 +75,11 @@ func run(ctx context.Context, cacheDir string, in inputs) (string, error) {
 	if err := in.gatherHostCA(); err != nil {
 		return "", err
 	}
-	if len(in.Sources) == 0 {
+	switch {
+	case len(in.Sources) == 0:
 		log.Printf("no host apt source serves %q; mmdebstrap uses its default mirror", in.Suite)
+	case in.SuiteFrom != "":
+		log.Printf("no host apt source serves %q; using the host's %s sources with the suite renamed", in.Suite, in.SuiteFrom)
 	}
 	key := in.key()
 	keyDir := filepath.Join(cacheDir, key)
@@ -125,7 +128,11 @@ func build(ctx context.Context, keyDir, layoutDir string, in inputs) error {
 	defer os.RemoveAll(work)
 
 	tarPath := filepath.Join(work, "rootfs.tar")
-	args := in.mmdebstrapArgs(tarPath)
+	sources, err := in.sourcesFor(work)
+	if err != nil {
+		return err
+	}
+	args := in.mmdebstrapArgs(tarPath, sources)
 	log.Printf("running mmdebstrap %s", strings.Join(args, " "))
 	t0 := time.Now()
 	cmd := exec.CommandContext(ctx, "mmdebstrap", args...)
