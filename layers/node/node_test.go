@@ -13,6 +13,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	"github.com/strata-dev/strata/layers/overlays"
 	_ "github.com/strata-dev/strata/layers/overlays/debian"
+	_ "github.com/strata-dev/strata/layers/overlays/rhel"
+	_ "github.com/strata-dev/strata/layers/overlays/ubuntu"
 	"github.com/strata-dev/strata/spec"
 )
 
