@@ -240,5 +240,8 @@ func TestDistrosSayHowToAddInitrdModules(t *testing.T) {
 		if d.Initrd.ModulesFile == "" || d.Initrd.Rebuild == "" {
 			t.Errorf("distro %s: Initrd %+v lacks the modules file or the rebuild command", name, d.Initrd)
 		}
+		if line := d.Initrd.ModuleLine(); strings.Count(line, "%s") != 1 || strings.ContainsAny(line, "'\n") {
+			t.Errorf("distro %s: initrd line %q needs one %%s, no single quote and no newline", name, line)
+		}
 	}
 }
