@@ -19,7 +19,7 @@ var fieldDocs = map[string]string{
 	"name":                          "the image name: lower-case letters, digits, '.' and '-'",
 	"os":                            "the OS layer",
 	"os.base":                       "base image reference; optional when the os-base build context is given",
-	"os.distro":                     "the distro overlay (" + DefaultDistro + ")",
+	"os.distro":                     "the distro overlay; docs/distros.md lists them",
 	"os.kernel":                     "kernel package; the overlay's by default",
 	"os.packages":                   "extra packages, installed after the kernel and boot packages",
 	"os.packageSecret":              "ID of the BuildKit secret (--secret id=ID,...) holding the package manager's credentials for a private mirror, in apt_auth.conf(5) format for apt; mounted into the install steps only (docs/credentials.md)",

@@ -53,3 +53,17 @@ func TestDistroGolden(t *testing.T) {
 		}
 	}
 }
+
+// TestDistrosDocumented: docs/distros.md has a table row for every
+// registered distro.
+func TestDistrosDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/distros.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range overlays.Names() {
+		if !strings.Contains(string(doc), "\n| `"+name+"`") {
+			t.Errorf("docs/distros.md has no table row for distro %s", name)
+		}
+	}
+}
