@@ -31,19 +31,7 @@ func TestDistroGolden(t *testing.T) {
 			}
 			g := buildGraph(t, sp)
 			for layer, got := range map[string]string{"os": dumpGraph(t, g.OS), "overlay": dumpGraph(t, g.Overlay)} {
-				golden := filepath.Join("testdata", "distros", name+"-"+layer+".golden")
-				if *update {
-					if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test -update to create it)", err)
-				}
-				if got != string(want) {
-					t.Errorf("%s graph differs from %s (go test ./layers/node -update to accept):\n%s", layer, golden, firstDiff(string(want), got))
-				}
+				compareGolden(t, filepath.Join("testdata", "distros", name+"-"+layer+".golden"), got)
 			}
 		})
 	}

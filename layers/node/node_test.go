@@ -77,19 +77,7 @@ func TestGolden(t *testing.T) {
 		"k8s-disk": k.Disk, "k8s-sysext-disk": x.Disk} {
 		t.Run(name, func(t *testing.T) {
 			got := dumpGraph(t, st)
-			path := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s graph differs from %s (go test ./layers/node -update to accept):\n%s", name, path, firstDiff(string(want), got))
-			}
+			compareGolden(t, filepath.Join("testdata", name+".golden"), got)
 		})
 	}
 }
