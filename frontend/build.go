@@ -20,6 +20,8 @@ import (
 
 	// The distro overlays register themselves.
 	_ "github.com/strata-dev/strata/layers/overlays/debian"
+	_ "github.com/strata-dev/strata/layers/overlays/rhel"
+	_ "github.com/strata-dev/strata/layers/overlays/ubuntu"
 )
 
 // Version is strata's version, set at link time with

@@ -57,3 +57,23 @@ func TestTargetForOutputs(t *testing.T) {
 		}
 	}
 }
+
+// TestGrubRefusedForDisksOnly: a spec whose bootloader is grub (the RHEL
+// family's default) builds its os and rootfs targets, and every target
+// that assembles a disk is refused before any solve.
+func TestGrubRefusedForDisksOnly(t *testing.T) {
+	sp := &spec.Spec{Image: spec.NodeImage{Disk: spec.Disk{Bootloader: "grub", Size: 8 * spec.GiB}}}
+	for _, tg := range append(allTargets, outputsTarget([]string{"disk", "qemu"})) {
+		var err error
+		if tg.check != nil {
+			err = tg.check(sp)
+		}
+		assembles := tg.name != "os" && tg.name != "rootfs" && !strings.HasPrefix(tg.name, "kubernetes")
+		switch {
+		case assembles && (err == nil || !strings.Contains(err.Error(), "GRUB support in the disk assembler is pending")):
+			t.Errorf("target %s: got %v, want the pending-GRUB error", tg.name, err)
+		case !assembles && err != nil:
+			t.Errorf("target %s refused: %v", tg.name, err)
+		}
+	}
+}

@@ -60,8 +60,8 @@ var allTargets = []target{
 	{name: "rootfs", needsBase: true, description: "the merged root filesystem tree", needsTools: whenSysext,
 		state: func(g node.Graph) (llb.State, error) { return g.Rootfs, nil }},
 	{name: "disk", needsBase: true, description: "a bootable GPT disk: " + node.DiskFile, needsTools: always,
-		state: func(g node.Graph) (llb.State, error) { return g.Disk, nil }},
-	{name: "validate", needsBase: true, needsTools: always,
+		state: func(g node.Graph) (llb.State, error) { return g.Disk, nil }, check: checkDisk},
+	{name: "validate", needsBase: true, needsTools: always, check: checkDisk,
 		description: "the disk checked offline by strata inspect (its layers' and spec's checks, hygiene); fails the build on a failed check; " + node.ValidationReport,
 		state:       func(g node.Graph) (llb.State, error) { return g.Validation, nil }},
 }
@@ -78,15 +78,24 @@ func providerTarget(p providers.Provider) target {
 	return target{name: p.Name, needsBase: true, needsTools: always,
 		description: p.Description + "; with manifest.json",
 		state:       func(g node.Graph) (llb.State, error) { return g.Providers[p.Name], nil },
-		check:       func(s *spec.Spec) error { return s.CheckProvider(p) },
+		check: func(s *spec.Spec) error {
+			if err := s.CheckDisk(); err != nil {
+				return err
+			}
+			return s.CheckProvider(p)
+		},
 	}
 }
+
+// checkDisk refuses what the disk assembler cannot do yet (GRUB) for the
+// targets that assemble a disk; os and rootfs build regardless.
+func checkDisk(s *spec.Spec) error { return s.CheckDisk() }
 
 // outputsTarget builds every output the spec lists, each in a directory
 // of its name; a build without --target makes it when the spec lists
 // more than one.
 func outputsTarget(outputs []string) target {
-	return target{name: "outputs", needsBase: true, needsTools: always,
+	return target{name: "outputs", needsBase: true, needsTools: always, check: checkDisk,
 		description: "every output the spec lists, each in a directory of its name: " + strings.Join(outputs, ", "),
 		state: func(g node.Graph) (llb.State, error) {
 			dirs := make([]llb.State, 0, len(outputs))

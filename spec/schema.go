@@ -19,7 +19,7 @@ var fieldDocs = map[string]string{
 	"name":                          "the image name: lower-case letters, digits, '.' and '-'",
 	"os":                            "the OS layer",
 	"os.base":                       "base image reference; optional when the os-base build context is given",
-	"os.distro":                     "the distro overlay (" + DefaultDistro + ")",
+	"os.distro":                     "the distro overlay; docs/distros.md lists them",
 	"os.kernel":                     "kernel package; the overlay's by default",
 	"os.packages":                   "extra packages, installed after the kernel and boot packages",
 	"os.packageSecret":              "ID of the BuildKit secret (--secret id=ID,...) holding the package manager's credentials for a private mirror, in apt_auth.conf(5) format for apt; mounted into the install steps only (docs/credentials.md)",
@@ -58,7 +58,7 @@ var fieldDocs = map[string]string{
 	"disk":                          "the disk",
 	"disk.size":                     "disk size, a whole number of MiB (e.g. 8GiB)",
 	"disk.boot":                     "boot mode",
-	"disk.bootloader":               "bootloader",
+	"disk.bootloader":               "bootloader; grub builds the os and rootfs targets only, until the disk assembler supports it",
 	"disk.root":                     "the root filesystem",
 	"disk.root.filesystem":          "root filesystem type",
 	"disk.root.label":               "root filesystem label, at most 16 bytes",
@@ -84,9 +84,17 @@ func fieldChoices() map[string][]string {
 		}
 		return out
 	}
+	all := func(cs []choice) []string {
+		out := make([]string, len(cs))
+		for i, c := range cs {
+			out[i] = c.value
+		}
+		return out
+	}
 	return map[string][]string{
-		"disk.boot":                supported(bootModes),
-		"disk.bootloader":          supported(bootloaders),
+		"disk.boot": supported(bootModes),
+		// Validate takes grub; only the disk targets refuse it (CheckDisk).
+		"disk.bootloader":          all(bootloaders),
 		"disk.root.filesystem":     supported(filesystems),
 		"kubernetes.install":       supported(installModes),
 		"kubernetes.bootstrap":     supported(bootstraps),

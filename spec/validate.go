@@ -344,17 +344,24 @@ func (v *validator) artifacts(a *Artifacts) {
 type choice struct {
 	value     string
 	supported bool
+	// pending, for an unsupported value, says what is missing, in place
+	// of "is not supported yet".
+	pending string
 }
 
 var (
-	bootModes    = []choice{{"uefi", true}, {"bios", false}, {"hybrid", false}}
-	bootloaders  = []choice{{"systemd-boot", true}, {"grub", false}}
-	filesystems  = []choice{{"ext4", true}}
-	installModes = []choice{{"rootfs", true}, {"sysext", true}}
+	bootModes = []choice{{"uefi", true, ""}, {"bios", false, ""}, {"hybrid", false, ""}}
+	// Validate takes both bootloaders, since only a disk depends on one:
+	// the OS layer of a distro whose default is grub (the RHEL family)
+	// builds. CheckDisk refuses grub for the targets that assemble a disk.
+	bootloaders = []choice{{value: "systemd-boot", supported: true}, {value: "grub",
+		pending: "is not supported yet: GRUB support in the disk assembler is pending, and it installs systemd-boot only"}}
+	filesystems  = []choice{{"ext4", true, ""}}
+	installModes = []choice{{"rootfs", true, ""}, {"sysext", true, ""}}
 	// Ignition (Flatcar, Fedora CoreOS) is planned: a distro overlay
 	// names each bootstrap's packages, so it needs one there.
-	bootstraps    = []choice{{"cloud-init", true}, {"none", true}, {"ignition", false}}
-	sysextFormats = []choice{{"squashfs", true}, {"erofs", true}}
+	bootstraps    = []choice{{"cloud-init", true, ""}, {"none", true, ""}, {"ignition", false, ""}}
+	sysextFormats = []choice{{"squashfs", true, ""}, {"erofs", true, ""}}
 )
 
 func (v *validator) choice(field, what, value string, choices []choice) {
@@ -372,12 +379,41 @@ func (v *validator) choice(field, what, value string, choices []choice) {
 	switch {
 	case found >= 0 && choices[found].supported:
 	case found >= 0:
-		v.fail(field, "%s %q is not supported yet; use %s", what, value, strings.Join(supported, " or "))
+		why := choices[found].pending
+		if why == "" {
+			why = "is not supported yet"
+		}
+		v.fail(field, "%s %q %s; use %s", what, value, why, strings.Join(supported, " or "))
 	case value == "":
 		v.fail(field, "required; allowed: %s", strings.Join(all, ", "))
 	default:
 		v.fail(field, "unknown %s %q; allowed: %s", what, value, strings.Join(all, ", "))
 	}
+}
+
+// recognised reports a value that is none of choices, as choice does, and
+// takes the unsupported ones: a later check refuses them where they matter.
+func (v *validator) recognised(field, what, value string, choices []choice) {
+	for _, c := range choices {
+		if c.value == value {
+			return
+		}
+	}
+	all := make([]choice, len(choices))
+	for i, c := range choices {
+		all[i] = choice{value: c.value, supported: true}
+	}
+	v.choice(field, what, value, all)
+}
+
+// CheckDisk reports, at the spec's disk.bootloader line, a bootloader the
+// assembler cannot install yet; the frontend asks it for every target that
+// assembles a disk (disk, validate, the providers), and not for os or
+// rootfs, which a disk's bootloader does not change.
+func (s *Spec) CheckDisk() error {
+	v := &validator{spec: s, problems: &problems{file: s.File}}
+	v.choice("disk.bootloader", "bootloader", s.Image.Disk.Bootloader, bootloaders)
+	return v.err()
 }
 
 // minDiskSize leaves room for the ESP and a minimal root filesystem.
@@ -394,7 +430,7 @@ func (v *validator) disk(d *Disk) {
 		v.fail("disk.size", "%d bytes is not a whole number of MiB; use e.g. %dMiB", int64(d.Size), (d.Size+MiB-1)/MiB)
 	}
 	v.choice("disk.boot", "boot mode", d.Boot, bootModes)
-	v.choice("disk.bootloader", "bootloader", d.Bootloader, bootloaders)
+	v.recognised("disk.bootloader", "bootloader", d.Bootloader, bootloaders)
 	v.choice("disk.root.filesystem", "filesystem", d.Root.Filesystem, filesystems)
 	switch label := d.Root.Label; {
 	case label == "":

@@ -132,9 +132,9 @@ func TestValidateErrors(t *testing.T) {
 			want: `node.yaml:4:8: disk.boot: unknown boot mode "efi"; allowed: uefi, bios, hybrid`,
 		},
 		{
-			name: "unsupported bootloader",
-			doc:  header + "disk: {bootloader: grub}\n",
-			want: `node.yaml:4:8: disk.bootloader: bootloader "grub" is not supported yet; use systemd-boot`,
+			name: "unknown bootloader",
+			doc:  header + "disk: {bootloader: lilo}\n",
+			want: `node.yaml:4:8: disk.bootloader: unknown bootloader "lilo"; allowed: systemd-boot, grub`,
 		},
 		{
 			name: "unknown filesystem",
@@ -338,7 +338,7 @@ many-errors.yaml:19:3: kubernetes.containerd: invalid version "v2.3.2"; use MAJO
 many-errors.yaml:20:3: kubernetes.install: unknown install mode "tarball"; allowed: rootfs, sysext
 many-errors.yaml:22:3: disk.size: 512MiB is too small; use at least 1GiB
 many-errors.yaml:23:3: disk.boot: boot mode "bios" is not supported yet; use uefi
-many-errors.yaml:24:3: disk.bootloader: bootloader "grub" is not supported yet; use systemd-boot
+many-errors.yaml:24:3: disk.bootloader: unknown bootloader "lilo"; allowed: systemd-boot, grub
 many-errors.yaml:25:10: disk.root.label: label "this-label-is-far-too-long" is 26 bytes; ext4 labels are at most 16 bytes
 many-errors.yaml:26:17: outputs[1]: unknown output "ami"; allowed: disk, raw, qemu, aws, azure, gcp, vsphere, openstack`
 	_, err := Load("many-errors.yaml", readTestdata(t, "many-errors.yaml"), nil, testDistros)
@@ -380,6 +380,7 @@ func TestValidateAccepts(t *testing.T) {
 		{"every output", header + "outputs: [disk, raw, qemu, aws, azure, gcp, vsphere, openstack]\n"},
 		{"16-byte label", header + "disk: {root: {label: abcdefghijklmnop}}\n"},
 		{"other distro", header + "os: {distro: ubuntu}\n"},
+		{"grub, for the targets that assemble no disk", header + "disk: {bootloader: grub}\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -387,6 +388,26 @@ func TestValidateAccepts(t *testing.T) {
 				t.Error(err)
 			}
 		})
+	}
+}
+
+// TestCheckDisk: a spec with bootloader grub loads, and the disk targets
+// are refused at its line with what is missing.
+func TestCheckDisk(t *testing.T) {
+	s, err := Load("node.yaml", []byte(header+"disk:\n  bootloader: grub\n"), nil, testDistros)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `node.yaml:5:3: disk.bootloader: bootloader "grub" is not supported yet: GRUB support in the disk assembler is pending, and it installs systemd-boot only; use systemd-boot`
+	if err := s.CheckDisk(); err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	s, err = Load("node.yaml", []byte(header+"disk:\n  bootloader: grub\n"), map[string]string{"DISK_BOOTLOADER": "systemd-boot"}, testDistros)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckDisk(); err != nil {
+		t.Errorf("systemd-boot refused: %v", err)
 	}
 }
 

@@ -40,9 +40,9 @@ func Apply(os llb.State, p providers.Provider, d overlays.Distro, opts ...llb.Co
     }
   done
 done
-printf '%%s\n' %s >> %s
+printf '%s\n' %s >> %s
 %s
-`, p.Name, mods, p.Name, mods, d.Initrd.ModulesFile, d.Initrd.Rebuild)
+`, p.Name, mods, p.Name, d.Initrd.ModuleLine(), mods, d.Initrd.ModulesFile, d.Initrd.Rebuild)
 	}
 	runOpts := []llb.RunOption{
 		llb.Args([]string{"/bin/sh", "-c", script.String()}),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -73,3 +74,21 @@ func graphDigest(t *testing.T, st llb.State) digest.Digest {
 func splitLines(s string) []string { return strings.Split(s, "\n") }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// compareGolden checks got against the golden file at path, rewriting it
+// first under -update.
+func compareGolden(t *testing.T, path, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("graph differs from %s (go test ./layers/node -update to accept):\n%s", path, firstDiff(string(want), got))
+	}
+}

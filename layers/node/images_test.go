@@ -1,7 +1,6 @@
 package node
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -22,19 +21,7 @@ func TestGoldenImages(t *testing.T) {
 	}
 	g := buildGraphWith(t, sp, digests)
 	got := dumpGraph(t, *g.Kubernetes)
-	path := filepath.Join("testdata", "kubernetes-images.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("graph differs from %s (go test ./layers/node -update to accept):\n%s", path, firstDiff(string(want), got))
-	}
+	compareGolden(t, filepath.Join("testdata", "kubernetes-images.golden"), got)
 
 	// The images change the Kubernetes graph only.
 	plain := buildGraph(t, loadSpecFile(t, "testdata/k8s-node.yaml", nil))

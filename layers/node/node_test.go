@@ -13,6 +13,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	"github.com/strata-dev/strata/layers/overlays"
 	_ "github.com/strata-dev/strata/layers/overlays/debian"
+	_ "github.com/strata-dev/strata/layers/overlays/rhel"
+	_ "github.com/strata-dev/strata/layers/overlays/ubuntu"
 	"github.com/strata-dev/strata/spec"
 )
 
@@ -75,19 +77,7 @@ func TestGolden(t *testing.T) {
 		"k8s-disk": k.Disk, "k8s-sysext-disk": x.Disk} {
 		t.Run(name, func(t *testing.T) {
 			got := dumpGraph(t, st)
-			path := filepath.Join("testdata", name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s graph differs from %s (go test ./layers/node -update to accept):\n%s", name, path, firstDiff(string(want), got))
-			}
+			compareGolden(t, filepath.Join("testdata", name+".golden"), got)
 		})
 	}
 }
@@ -237,6 +227,9 @@ func TestDistrosSayHowToAddInitrdModules(t *testing.T) {
 		d, _ := overlays.Lookup(name)
 		if d.Initrd.ModulesFile == "" || d.Initrd.Rebuild == "" {
 			t.Errorf("distro %s: Initrd %+v lacks the modules file or the rebuild command", name, d.Initrd)
+		}
+		if line := d.Initrd.ModuleLine(); strings.Count(line, "%s") != 1 || strings.ContainsAny(line, "'\n") {
+			t.Errorf("distro %s: initrd line %q needs one %%s, no single quote and no newline", name, line)
 		}
 	}
 }

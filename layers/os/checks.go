@@ -13,7 +13,8 @@ import (
 const ChecksSource = "spec"
 
 // Checks are what the OS layer built from in must have left in the image:
-// the kernel and every package installed, each file with its content and
+// the kernel and every package installed (for a distro whose packages can
+// be checked, see overlays.Distro.PackagesChecked), each file with its content and
 // mode, each sysctl in effect and module loaded at boot, the units to
 // enable enabled and those to disable disabled; for a Kubernetes node also
 // the distro's node prerequisites and the bootstrap's packages and files.
@@ -40,7 +41,7 @@ func Checks(in Input) []checks.Check {
 		}
 	}
 	for _, p := range pkgs {
-		if a, ok := aptPackage(p); ok {
+		if a, ok := aptPackage(p); ok && in.Distro.PackagesChecked() {
 			add(a)
 		}
 	}

@@ -124,3 +124,23 @@ func describeAll(as []checks.Assertion) string {
 	}
 	return strings.Join(d, ", ")
 }
+
+// TestChecksRpmDistro: the checks read dpkg's database only, so a dnf
+// distro's packages get no checks, and its other checks stay.
+func TestChecksRpmDistro(t *testing.T) {
+	d := testDistro
+	d.Family = "dnf"
+	got := assertions(t, Checks(Input{OS: testOS(), Distro: d, KubernetesNode: true, Bootstrap: "cloud-init"}))
+	files := 0
+	for _, a := range got {
+		switch a.(type) {
+		case checks.Package:
+			t.Errorf("a dnf distro has the check %s", a.Describe())
+		case checks.File:
+			files++
+		}
+	}
+	if files == 0 {
+		t.Error("a dnf distro lost its file checks")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/strata-dev/strata/checks"
+	"github.com/strata-dev/strata/llb/packages"
 )
 
 // ChecksSource is the Source of a distro's checks: "debian overlay".
@@ -12,7 +13,8 @@ func (d Distro) ChecksSource() string { return d.Defaults.Name + " overlay" }
 
 // Checks are what every image of the distro holds because of its overlay:
 // its files with their content and mode, its links, its units enabled and
-// its boot packages installed, then the facts the distro registered with
+// its boot packages installed (when its family's packages can be checked,
+// see PackagesChecked), then the facts the distro registered with
 // RegisterChecks. The kernel package is the spec's (os.kernel), and checked
 // with the OS layer's checks.
 func (d Distro) Checks() []checks.Check {
@@ -26,8 +28,10 @@ func (d Distro) Checks() []checks.Check {
 	for _, u := range d.Services {
 		as = append(as, checks.Service{Unit: u})
 	}
-	for _, p := range d.BootPackages {
-		as = append(as, checks.Package{Name: p})
+	if d.PackagesChecked() {
+		for _, p := range d.BootPackages {
+			as = append(as, checks.Package{Name: p})
+		}
 	}
 	checksMu.RLock()
 	as = append(as, distroChecks[d.Defaults.Name]...)
@@ -37,6 +41,14 @@ func (d Distro) Checks() []checks.Check {
 		list[i] = checks.Check{Source: d.ChecksSource(), Assert: a}
 	}
 	return list
+}
+
+// PackagesChecked says whether the image checks can see what the distro
+// installs: they read dpkg's database only (checks.Package), so an rpm
+// distro's image carries no package checks rather than checks that fail.
+func (d Distro) PackagesChecked() bool {
+	f, err := packages.Lookup(d.Family)
+	return err == nil && f.Dpkg
 }
 
 var (

@@ -13,6 +13,7 @@ import (
 func TestDistroChecks(t *testing.T) {
 	d := overlays.Distro{
 		Defaults:     spec.Distro{Name: "testos"},
+		Family:       "apt",
 		BootPackages: []string{"systemd-sysv", "udev"},
 		Services:     []string{"systemd-networkd"},
 		Files:        []spec.File{{Path: "/etc/hostname", Mode: "0644", Content: "localhost\n"}},
@@ -37,6 +38,14 @@ func TestDistroChecks(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("checks\n%#v\nwant\n%#v", got, want)
+	}
+	// An rpm distro's packages are not in dpkg's database, which is all
+	// the checks read: its image carries no package checks.
+	d.Family = "dnf"
+	for _, c := range d.Checks() {
+		if _, ok := c.Assert.(checks.Package); ok {
+			t.Errorf("a dnf distro has the check %s", c.Assert.Describe())
+		}
 	}
 	defer func() {
 		if recover() == nil {

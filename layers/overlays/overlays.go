@@ -59,11 +59,30 @@ type Link struct {
 
 // Initrd names the distro's initrd generator's knobs.
 type Initrd struct {
-	// ModulesFile takes one module name per line.
+	// ModulesFile takes one line per module, as Line makes it.
 	ModulesFile string
+	// Line is the printf format of a module's line in ModulesFile, with
+	// one %s for its name; empty is the bare name (initramfs-tools).
+	// It must hold no single quote: the line is written by a shell
+	// printf whose format is single-quoted.
+	Line string
 	// Rebuild regenerates the initrd of every installed kernel.
 	Rebuild string
 }
+
+// ModuleLine is the printf format of one module's line in ModulesFile.
+func (i Initrd) ModuleLine() string {
+	if i.Line == "" {
+		return "%s"
+	}
+	return i.Line
+}
+
+// CloudInitLocale is the cloud-init bootstrap's locale file: cloud-init
+// sets en_US.UTF-8 unless told otherwise, which a base without generated
+// locales lacks, so its locale module would fail on every first boot.
+var CloudInitLocale = spec.File{Path: "/etc/cloud/cloud.cfg.d/01_strata_locale.cfg", Mode: "0644",
+	Content: "# written by strata: a locale every glibc has built in\nlocale: C.UTF-8\n"}
 
 var (
 	mu       sync.RWMutex

@@ -23,6 +23,10 @@ type Family struct {
 	// AuthFile is where the package manager reads a private mirror's
 	// credentials; see WithAuthSecret. Empty: the family takes none.
 	AuthFile string
+	// Dpkg says the family records what it installs in dpkg's database,
+	// the one the image checks read (checks.Package); the packages of a
+	// family without it are not checked.
+	Dpkg bool
 
 	authSecret string
 }
@@ -39,6 +43,23 @@ var families = map[string]Family{
 		CacheDirs: []string{"/var/cache/apt/archives", "/var/lib/apt/lists"},
 		Env:       map[string]string{"DEBIAN_FRONTEND": "noninteractive"},
 		AuthFile:  "/etc/apt/auth.conf.d/strata-secret.conf",
+		Dpkg:      true,
+	},
+	// dnf (RHEL 9 and its rebuilds). It refreshes expired metadata by
+	// itself, so the script has no update step. dnf deletes the packages
+	// it downloaded once they are installed unless keepcache is set, which
+	// would leave the cache mount empty; weak dependencies are skipped as
+	// apt's recommends are. No AuthFile: dnf reads a mirror's credentials
+	// from the username and password options of the repository's own
+	// .repo file (dnf.conf(5)), and has no separate credentials file a
+	// secret could be mounted at without replacing the repository's
+	// definition.
+	"dnf": {
+		Script: func(pkgs []string) string {
+			return "set -eu\n" +
+				"dnf install -y -q --setopt=install_weak_deps=False --setopt=keepcache=True " + strings.Join(pkgs, " ") + "\n"
+		},
+		CacheDirs: []string{"/var/cache/dnf"},
 	},
 }
 

@@ -1,4 +1,5 @@
-// Package debian registers the Debian overlay.
+// Package debian registers the Debian overlay. Distros derived from
+// Debian (Ubuntu) start from its facts, through Distro.
 package debian
 
 import (
@@ -8,7 +9,20 @@ import (
 )
 
 func init() {
-	overlays.Register(overlays.Distro{
+	overlays.Register(Distro())
+	// A fact of Debian's layout the checks of every image look for (see
+	// overlays.Distro.Checks).
+	overlays.RegisterChecks("debian", KernelConfig)
+}
+
+// KernelConfig is where Debian's kernel packages put the kernel's config,
+// which kubeadm's preflight (SystemVerification) reads.
+var KernelConfig = checks.File{Path: "/boot/config-*", Type: "file"}
+
+// Distro returns the Debian overlay's facts, a new value on each call so
+// that a derived distro may change its slices.
+func Distro() overlays.Distro {
+	return overlays.Distro{
 		Defaults: spec.Distro{
 			Name:       "debian",
 			Kernel:     "linux-image-cloud-amd64",
@@ -32,14 +46,11 @@ func init() {
 			"libseccomp2", "apparmor", "ca-certificates", "chrony", "auditd"},
 		// growpart (cloud-guest-utils) lets cloud-init grow the root
 		// partition to the VM's disk; cloud-init's default user is given
-		// sudo, which a container base lacks. cloud-init sets en_US.UTF-8
-		// unless told otherwise, which a base without generated locales
-		// lacks: its locale module would fail on every first boot.
+		// sudo, which a container base lacks; see CloudInitLocale.
 		Bootstraps: map[string]overlays.Bootstrap{
 			"cloud-init": {
 				Packages: []string{"cloud-init", "cloud-guest-utils", "sudo"},
-				Files: []spec.File{{Path: "/etc/cloud/cloud.cfg.d/01_strata_locale.cfg", Mode: "0644",
-					Content: "# written by strata: a locale every glibc has built in\nlocale: C.UTF-8\n"}},
+				Files:    []spec.File{overlays.CloudInitLocale},
 			},
 		},
 		KubeletEnvFile: "/etc/default/kubelet",
@@ -64,10 +75,5 @@ func init() {
 		// its own over it. kubeadm sees the stub and points kubelet at
 		// resolved's upstream list instead.
 		Links: []overlays.Link{{Path: "/etc/resolv.conf", Target: "../run/systemd/resolve/stub-resolv.conf"}},
-	})
-	// Facts of Debian's layout the checks of every image look for (see
-	// overlays.Distro.Checks). kubeadm's preflight (SystemVerification)
-	// reads the running kernel's config, which Debian's kernel packages put
-	// in /boot/config-VERSION.
-	overlays.RegisterChecks("debian", checks.File{Path: "/boot/config-*", Type: "file"})
+	}
 }
