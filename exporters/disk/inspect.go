@@ -61,6 +61,11 @@ type FilesystemReport struct {
 	BlockSize  int64  `json:"blockSize,omitempty"`
 	Blocks     uint64 `json:"blocks,omitempty"`
 	FreeBlocks uint64 `json:"freeBlocks,omitempty"`
+	// ReadOnly is set for an ext4 whose features forbid writing it
+	// (ReadOnlyFeatures names them, as mke2fs -O does): the kernel mounts
+	// it read-only, and strata will not add a layer to it.
+	ReadOnly         bool     `json:"readOnly,omitempty"`
+	ReadOnlyFeatures []string `json:"readOnlyFeatures,omitempty"`
 }
 
 // FileReport is a file on the ESP.
@@ -185,10 +190,12 @@ func Inspect(imgPath string) (*Report, error) {
 	return r, nil
 }
 
-// probeFilesystem recognises ext4 and FAT32 by their superblocks.
+// probeFilesystem recognises ext4 and FAT32 by their superblocks, and
+// names (by magic number only) the filesystems a vendor's disk may hold
+// that strata does not read.
 func probeFilesystem(f io.ReaderAt, start int64) *FilesystemReport {
 	if sb, err := readExt4Superblock(f, start); err == nil {
-		return &FilesystemReport{
+		r := &FilesystemReport{
 			Type:       "ext4",
 			Label:      sb.Label,
 			UUID:       sb.UUID.String(),
@@ -196,6 +203,12 @@ func probeFilesystem(f io.ReaderAt, start int64) *FilesystemReport {
 			Blocks:     sb.BlocksCount,
 			FreeBlocks: sb.FreeBlocks,
 		}
+		r.ReadOnlyFeatures = ext4ReadOnlyFeatures(sb.RoCompat)
+		r.ReadOnly = len(r.ReadOnlyFeatures) > 0
+		return r
+	}
+	if t := otherFilesystem(f, start); t != "" {
+		return &FilesystemReport{Type: t}
 	}
 	boot := make([]byte, 512)
 	if _, err := f.ReadAt(boot, start); err != nil {

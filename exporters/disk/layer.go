@@ -162,12 +162,15 @@ func editRoot(ctx context.Context, base, tree string, img *os.File, o LayerOptio
 		o.Epoch = time.Now()
 	}
 	o.Epoch = o.Epoch.Truncate(time.Second).UTC()
-	root, err := rootPartition(base)
+	report, root, err := inspectRoot(base)
 	if err != nil {
 		return nil, err
 	}
 	entries, err := layerEntries(tree)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkUsrShadow(report, tree, entries); err != nil {
 		return nil, err
 	}
 	src, err := os.Open(base)
@@ -240,27 +243,6 @@ func (e *rootEdit) apply(disk, root *os.File) error {
 // deviceAt names the filesystem in partition p of disk for e2fsprogs.
 func deviceAt(disk string, p PartitionReport) string {
 	return disk + "?offset=" + strconv.FormatInt(p.Start, 10)
-}
-
-// rootPartition finds the one ext4 partition of a disk Assemble built.
-func rootPartition(disk string) (PartitionReport, error) {
-	r, err := Inspect(disk)
-	if err != nil {
-		return PartitionReport{}, err
-	}
-	if r.Format != "raw" {
-		return PartitionReport{}, fmt.Errorf("%s is a %s image; a layer is added to a raw disk", disk, r.Format)
-	}
-	var roots []PartitionReport
-	for _, p := range r.Partitions {
-		if p.Filesystem != nil && p.Filesystem.Type == "ext4" {
-			roots = append(roots, p)
-		}
-	}
-	if len(roots) != 1 {
-		return PartitionReport{}, fmt.Errorf("%s has %d ext4 partitions; a layer goes onto the root filesystem of a disk strata assembled, which has one", disk, len(roots))
-	}
-	return roots[0], nil
 }
 
 // copyMetadata copies the ext4 at offset in src into img, which it sizes to
