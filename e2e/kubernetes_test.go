@@ -106,6 +106,11 @@ var k8sDisk = sync.OnceValues(func() (string, error) { return buildK8sDisk("k8s-
 // buildK8sDisk builds the Kubernetes node spec against the fixture mirror
 // into the work directory's name/disk.raw.
 func buildK8sDisk(name string, extra ...string) (string, error) {
+	return buildK8sDiskOn(env.base, name, extra...)
+}
+
+// buildK8sDiskOn is buildK8sDisk on the OS base osBase.
+func buildK8sDiskOn(osBase, name string, extra ...string) (string, error) {
 	r, err := k8sRelease()
 	if err != nil {
 		return "", err
@@ -115,7 +120,8 @@ func buildK8sDisk(name string, extra ...string) (string, error) {
 		return "", err
 	}
 	out := filepath.Join(env.workDir, name)
-	log, err := strataBuild(k8sSpec, "disk", out, append(versionArgs(r, srv.URL()), extra...)...)
+	args := append([]string{"--build-context", "os-base=" + osBase}, versionArgs(r, srv.URL())...)
+	log, err := strataBuildWith(k8sSpec, "disk", out, false, append(args, extra...)...)
 	if err != nil {
 		return "", fmt.Errorf("strata build: %w\n%s", err, tail(log, 120))
 	}

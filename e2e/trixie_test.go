@@ -29,25 +29,11 @@ var trixieBase = sync.OnceValues(func() (string, error) {
 
 // trixieDisk builds e2e/testdata/k8s-node.yaml on the trixie base once.
 var trixieDisk = sync.OnceValues(func() (string, error) {
-	r, err := k8sRelease()
-	if err != nil {
-		return "", err
-	}
-	srv, err := k8sMirror()
-	if err != nil {
-		return "", err
-	}
 	base, err := trixieBase()
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(env.workDir, "k8s-node-trixie")
-	args := append([]string{"--build-context", "os-base=" + base}, versionArgs(r, srv.URL())...)
-	log, err := strataBuildWith(k8sSpec, "disk", out, false, args...)
-	if err != nil {
-		return "", fmt.Errorf("strata build on trixie: %w\n%s", err, tail(log, 120))
-	}
-	return filepath.Join(out, "disk.raw"), nil
+	return buildK8sDiskOn(base, "k8s-node-trixie")
 })
 
 // TestTrixieNodeLayout: the disk holds Debian 13's root filesystem with
