@@ -61,10 +61,9 @@ type FilesystemReport struct {
 	BlockSize  int64  `json:"blockSize,omitempty"`
 	Blocks     uint64 `json:"blocks,omitempty"`
 	FreeBlocks uint64 `json:"freeBlocks,omitempty"`
-	// ReadOnly is set for an ext4 whose features forbid writing it
-	// (ReadOnlyFeatures names them, as mke2fs -O does): the kernel mounts
-	// it read-only, and strata will not add a layer to it.
-	ReadOnly         bool     `json:"readOnly,omitempty"`
+	// ReadOnlyFeatures names an ext4's features that forbid writing it,
+	// as mke2fs -O does: the kernel mounts such a filesystem read-only,
+	// and strata will not add a layer to it.
 	ReadOnlyFeatures []string `json:"readOnlyFeatures,omitempty"`
 }
 
@@ -195,17 +194,15 @@ func Inspect(imgPath string) (*Report, error) {
 // that strata does not read.
 func probeFilesystem(f io.ReaderAt, start int64) *FilesystemReport {
 	if sb, err := readExt4Superblock(f, start); err == nil {
-		r := &FilesystemReport{
-			Type:       "ext4",
-			Label:      sb.Label,
-			UUID:       sb.UUID.String(),
-			BlockSize:  sb.BlockSize,
-			Blocks:     sb.BlocksCount,
-			FreeBlocks: sb.FreeBlocks,
+		return &FilesystemReport{
+			Type:             "ext4",
+			Label:            sb.Label,
+			UUID:             sb.UUID.String(),
+			BlockSize:        sb.BlockSize,
+			Blocks:           sb.BlocksCount,
+			FreeBlocks:       sb.FreeBlocks,
+			ReadOnlyFeatures: ext4ReadOnlyFeatures(sb.RoCompat),
 		}
-		r.ReadOnlyFeatures = ext4ReadOnlyFeatures(sb.RoCompat)
-		r.ReadOnly = len(r.ReadOnlyFeatures) > 0
-		return r
 	}
 	if t := otherFilesystem(f, start); t != "" {
 		return &FilesystemReport{Type: t}

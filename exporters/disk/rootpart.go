@@ -145,7 +145,7 @@ func writable(p PartitionReport) error {
 		return fmt.Errorf("it holds no filesystem strata recognises")
 	case p.Filesystem.Type != "ext4":
 		return fmt.Errorf("it holds %s", p.Filesystem.Type)
-	case p.Filesystem.ReadOnly:
+	case len(p.Filesystem.ReadOnlyFeatures) > 0:
 		return fmt.Errorf("its ext4 has read-only features (%s)", strings.Join(p.Filesystem.ReadOnlyFeatures, ", "))
 	}
 	return nil
@@ -173,7 +173,7 @@ func describePartitions(ps []PartitionReport) string {
 		fs := "no filesystem recognised"
 		if p.Filesystem != nil {
 			fs = p.Filesystem.Type
-			if p.Filesystem.ReadOnly {
+			if len(p.Filesystem.ReadOnlyFeatures) > 0 {
 				fs += " (read-only features)"
 			}
 		}

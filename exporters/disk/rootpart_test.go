@@ -80,7 +80,7 @@ func TestChooseRootRefuses(t *testing.T) {
 			{Number: 3, TypeGUID: TypeLinuxData, Type: "Linux filesystem", Filesystem: &FilesystemReport{Type: "ext4"}},
 		}, []string{"partition 2 (of the x86-64 root type)", "it holds xfs", `2 "" Linux root (x86-64) xfs`}},
 		{"a read-only ext4 root", []PartitionReport{
-			{Number: 1, TypeGUID: TypeRootX86_64, Type: "Linux root (x86-64)", Filesystem: &FilesystemReport{Type: "ext4", ReadOnly: true, ReadOnlyFeatures: []string{"shared_blocks"}}},
+			{Number: 1, TypeGUID: TypeRootX86_64, Type: "Linux root (x86-64)", Filesystem: &FilesystemReport{Type: "ext4", ReadOnlyFeatures: []string{"shared_blocks"}}},
 		}, []string{"read-only features (shared_blocks)", "(read-only features)"}},
 		{"a root with no filesystem strata knows", []PartitionReport{
 			{Number: 3, Name: "ROOT", TypeGUID: TypeCoreOSResize, Type: TypeCoreOSResize},
