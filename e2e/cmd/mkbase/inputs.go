@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -163,12 +161,17 @@ func (in *inputs) sourcesFor(dir string) ([]string, error) {
 // release from (see inSuite) to the same suites of release to, in either
 // format; everything else, mirror URIs included, stays as it is.
 func renameSuite(path string, data []byte, from, to string) []byte {
-	rename := func(s string) string {
+	return mapSuites(path, data, func(s string) string {
 		if inSuite(s, from) {
 			return to + s[len(from):]
 		}
 		return s
-	}
+	})
+}
+
+// mapSuites calls rename with each suite an apt source file names, in
+// either format, and returns the file with the suites rename returned.
+func mapSuites(path string, data []byte, rename func(string) string) []byte {
 	deb822 := strings.HasSuffix(path, ".sources")
 	lines := strings.SplitAfter(string(data), "\n")
 	for i, line := range lines {
@@ -223,21 +226,10 @@ func suiteField(fields []string) int {
 // deb822 (.sources) or the one-line format.
 func sourceSuites(path string, data []byte) []string {
 	var suites []string
-	deb822 := strings.HasSuffix(path, ".sources")
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		if deb822 {
-			key, value, ok := strings.Cut(line, ":")
-			if ok && strings.EqualFold(strings.TrimSpace(key), "Suites") {
-				suites = append(suites, strings.Fields(value)...)
-			}
-			continue
-		}
-		if at := suiteField(strings.Fields(line)); at >= 0 {
-			suites = append(suites, strings.Fields(line)[at])
-		}
-	}
+	mapSuites(path, data, func(s string) string {
+		suites = append(suites, s)
+		return s
+	})
 	return suites
 }
 
