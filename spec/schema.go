@@ -19,7 +19,7 @@ var fieldDocs = map[string]string{
 	"name":                          "the image name: lower-case letters, digits, '.' and '-'",
 	"os":                            "the OS layer",
 	"os.base":                       "base image reference; optional when the os-base build context is given",
-	"os.baseDisk":                   "a vendor's published disk image (raw, qcow2, VMDK or VHD) as the base instead of an OCI rootfs: the OS is not rebuilt, the layers above it are added to its root filesystem (docs/spec.md#a-vendors-disk-as-the-base); the os-disk build context replaces url and path",
+	"os.baseDisk":                   "a vendor's published disk image (raw, qcow2, VMDK or VHD) as the base instead of an OCI rootfs: the OS is not rebuilt, the layers above it are added to its root filesystem; the os-disk build context replaces url and path",
 	"os.baseDisk.url":               "where to download the disk image (http or https); needs sha256",
 	"os.baseDisk.path":              "the disk image's path relative to the build context",
 	"os.baseDisk.sha256":            "the image file's sha256 (64 hex digits) as published; a mismatch fails the build",
