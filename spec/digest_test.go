@@ -104,6 +104,15 @@ func mutateNth(v reflect.Value, path string, n *int) (string, bool) {
 			return path, true
 		}
 	case reflect.Pointer:
+		if v.IsNil() {
+			// A section the example leaves out (os.baseDisk) counts
+			// once: by adding it empty.
+			if hit() {
+				v.Set(reflect.New(v.Type().Elem()))
+				return path + " (added)", true
+			}
+			return "", false
+		}
 		if hit() {
 			v.Set(reflect.Zero(v.Type()))
 			return path + " (removed)", true

@@ -42,7 +42,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "typo in os",
 			doc:  header + "os:\n  pakages: [chrony]\n",
-			want: `node.yaml:5:3: os.pakages: unknown field "pakages" in os; allowed: base, distro, kernel, packages, packageSecret, files, sysctl, modules, services, run (did you mean "packages"?)`,
+			want: `node.yaml:5:3: os.pakages: unknown field "pakages" in os; allowed: base, baseDisk, distro, kernel, packages, packageSecret, files, sysctl, modules, services, run (did you mean "packages"?)`,
 		},
 		{
 			name: "typo nested two levels",
@@ -122,7 +122,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "mapping given a string",
 			doc:  header + "os: debian\n",
-			want: `node.yaml:4:1: os: must be a mapping with fields base, distro, kernel, packages, packageSecret, files, sysctl, modules, services, run, got a string`,
+			want: `node.yaml:4:1: os: must be a mapping with fields base, baseDisk, distro, kernel, packages, packageSecret, files, sysctl, modules, services, run, got a string`,
 		},
 		{
 			name: "string given a list",

@@ -19,6 +19,11 @@ var fieldDocs = map[string]string{
 	"name":                          "the image name: lower-case letters, digits, '.' and '-'",
 	"os":                            "the OS layer",
 	"os.base":                       "base image reference; optional when the os-base build context is given",
+	"os.baseDisk":                   "a vendor's published disk image (raw, qcow2, VMDK or VHD) as the base instead of an OCI rootfs: the OS is not rebuilt, the layers above it are added to its root filesystem; the os-disk build context replaces url and path",
+	"os.baseDisk.url":               "where to download the disk image (http or https); needs sha256",
+	"os.baseDisk.path":              "the disk image's path relative to the build context",
+	"os.baseDisk.sha256":            "the image file's sha256 (64 hex digits) as published; a mismatch fails the build",
+	"os.baseDisk.format":            "the image file's format; detected from its header by default",
 	"os.distro":                     "the distro overlay; docs/distros.md lists them",
 	"os.kernel":                     "kernel package; the overlay's by default",
 	"os.packages":                   "extra packages, installed after the kernel and boot packages",
@@ -92,7 +97,8 @@ func fieldChoices() map[string][]string {
 		return out
 	}
 	return map[string][]string{
-		"disk.boot": supported(bootModes),
+		"os.baseDisk.format": supported(baseDiskFormats),
+		"disk.boot":          supported(bootModes),
 		// Validate takes grub; only the disk targets refuse it (CheckDisk).
 		"disk.bootloader":          all(bootloaders),
 		"disk.root.filesystem":     supported(filesystems),

@@ -73,10 +73,14 @@ type ProviderOptions struct {
 // OS describes the operating-system layer. Base is optional because the
 // build can take the base image from the named context "os-base" instead.
 type OS struct {
-	Base     string   `yaml:"base" json:"base,omitempty"`
-	Distro   string   `yaml:"distro" json:"distro,omitempty"`
-	Kernel   string   `yaml:"kernel" json:"kernel,omitempty"`
-	Packages []string `yaml:"packages" json:"packages,omitempty"`
+	Base string `yaml:"base" json:"base,omitempty"`
+	// BaseDisk makes the base a vendor's published disk image instead
+	// of an OCI rootfs: the OS is not rebuilt, and the layers above it
+	// are added to the disk's root filesystem in place.
+	BaseDisk *BaseDisk `yaml:"baseDisk" json:"baseDisk,omitempty"`
+	Distro   string    `yaml:"distro" json:"distro,omitempty"`
+	Kernel   string    `yaml:"kernel" json:"kernel,omitempty"`
+	Packages []string  `yaml:"packages" json:"packages,omitempty"`
 	// PackageSecret names the BuildKit secret holding the package
 	// manager's credentials for a private mirror (apt_auth.conf(5) lines
 	// for apt). Only its ID is in the spec: the value is mounted into the
@@ -87,6 +91,19 @@ type OS struct {
 	Modules       []string          `yaml:"modules" json:"modules,omitempty"`
 	Services      Services          `yaml:"services" json:"services"`
 	Run           []string          `yaml:"run" json:"run,omitempty"`
+}
+
+// BaseDisk is a disk image a vendor published (raw, qcow2, VMDK or VHD),
+// by URL or by a path in the build context; the named context os-disk
+// replaces both. SHA256 is the image file's checksum as published: a URL
+// without one is refused, since the build would trust whatever it got.
+type BaseDisk struct {
+	URL    string `yaml:"url" json:"url,omitempty"`
+	Path   string `yaml:"path" json:"path,omitempty"`
+	SHA256 string `yaml:"sha256" json:"sha256,omitempty"`
+	// Format is the image file's format; empty means detected from its
+	// header.
+	Format string `yaml:"format" json:"format,omitempty"`
 }
 
 // File is a file written into the image. Mode stays a string so that the

@@ -122,6 +122,9 @@ func (v *validator) os(o *OS, distros map[string]Distro) {
 		}
 	}
 	v.services(&o.Services)
+	if o.BaseDisk != nil {
+		v.baseDisk(o)
+	}
 	for i, cmd := range o.Run {
 		if strings.TrimSpace(cmd) == "" {
 			v.fail(index("os.run", i), "empty command; remove the entry or give a shell command")
