@@ -41,7 +41,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e setup:", err)
 		os.Exit(1)
 	}
+	space := watchFreeSpace()
 	code := m.Run()
+	fmt.Println(space.report())
 	stopDaemons()
 	os.RemoveAll(env.workDir)
 	os.Exit(code)
@@ -178,6 +180,9 @@ func strataBuildAt(addr, specPath, target, out string, withBase bool, extra ...s
 	start := time.Now()
 	err := cmd.Run()
 	fmt.Fprintf(&combined, "\n[e2e] strata build %s --target %s took %s\n", specPath, target, time.Since(start).Round(time.Second))
+	if err != nil {
+		fmt.Fprintf(&combined, "[e2e] the machine has %s free\n", gib(lowestFree()))
+	}
 	return combined.String(), err
 }
 

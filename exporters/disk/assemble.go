@@ -32,6 +32,7 @@ type Result struct {
 // temporary file next to output and renamed into place only when complete,
 // so a failed or killed run never leaves a partial output behind.
 func Assemble(ctx context.Context, rootfs, output string, opts Options) (_ *Result, err error) {
+	defer explainHostFull(&err)
 	opts = opts.withDefaults()
 	// A caller that fixes the epoch wants a reproducible image; without a
 	// seed of its own, the identifiers then come from the inputs.

@@ -61,6 +61,7 @@ var bootPaths = []string{"boot", "efi", "lib/modules", "usr/lib/modules", "usr/l
 // debugfs writes the files: it works on an image file, unprivileged, like
 // mke2fs -d. The tree must not touch boot files (see bootPaths).
 func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_ *LayerResult, err error) {
+	defer explainHostFull(&err)
 	img, err := newPendingImage(output)
 	if err != nil {
 		return nil, err
@@ -104,6 +105,7 @@ func AddLayer(ctx context.Context, base, tree, output string, o LayerOptions) (_
 // renamed, so a run killed between the two renames leaves a directory
 // OpenDelta refuses, never an image described by another's manifest.
 func AddLayerDelta(ctx context.Context, base, tree, dir string, o LayerOptions) (_ *LayerResult, err error) {
+	defer explainHostFull(&err)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -550,7 +552,10 @@ func runDebugfs(ctx context.Context, device, script string, epoch time.Time) err
 		return nil
 	}
 	msg := strings.Join(failed[:min(len(failed), 5)], "; ")
-	if outOfSpace(msg) {
+	switch {
+	case hostOutOfSpace(msg):
+		return hostFullError{fmt.Errorf("debugfs: %s", msg)}
+	case outOfSpace(msg):
 		return fmt.Errorf("the layer does not fit in the root partition: raise disk.size (debugfs: %s)", msg)
 	}
 	return fmt.Errorf("debugfs: %s", msg)

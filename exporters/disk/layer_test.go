@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -216,5 +217,46 @@ func TestAddLayerDelta(t *testing.T) {
 	})
 	if _, err := OpenDelta(dir, other); err == nil || !strings.Contains(err.Error(), "made from another disk") {
 		t.Errorf("OpenDelta with another base: got %v", err)
+	}
+}
+
+// TestAddLayerHostDiskFull: when the machine's own disk fills up, the
+// error says so and does not send the user to raise disk.size, which would
+// only make it worse. A CI run once failed so and blamed disk.size.
+func TestAddLayerHostDiskFull(t *testing.T) {
+	requireRoot(t)
+	requireTools(t, "mke2fs", "debugfs")
+	img := assembleBase(t, 256<<20, func(string) {})
+	layer := t.TempDir()
+	must(t, os.MkdirAll(filepath.Join(layer, "usr/bin"), 0o755))
+	must(t, os.WriteFile(filepath.Join(layer, "usr/bin/tool"), randomBytes(96<<20, 4), 0o755))
+	small := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=48m", "tmpfs", small).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs to fill: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", small).Run() })
+
+	out := filepath.Join(small, "disk.raw")
+	_, err := AddLayer(context.Background(), img, layer, out, LayerOptions{Epoch: fixtureEpoch})
+	if err == nil || !strings.Contains(err.Error(), "the build machine's disk is full") || strings.Contains(err.Error(), "raise disk.size") {
+		t.Fatalf("got %v, want an error blaming the build machine's disk and not disk.size", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(small, "*")); len(left) != 0 {
+		t.Errorf("a failed run left %v behind", left)
+	}
+}
+
+func TestOutOfSpaceMessages(t *testing.T) {
+	for msg, want := range map[string][2]bool{
+		`__populate_fs: Could not allocate block in ext2 filesystem while writing file "big"`: {true, false},
+		`__populate_fs: Could not allocate inode in ext2 filesystem while writing file "f1"`:  {true, false},
+		`write: Could not allocate block in ext2 filesystem`:                                  {true, false},
+		`/usr/bin/kubeadm: No space left on device`:                                           {false, true},
+		`ext2fs_close: No space left on device`:                                               {false, true},
+		`rm: File not found by ext2_lookup`:                                                   {false, false},
+	} {
+		if got := [2]bool{outOfSpace(msg), hostOutOfSpace(msg)}; got != want {
+			t.Errorf("%q: filesystem full, host full = %v, want %v", msg, got, want)
+		}
 	}
 }

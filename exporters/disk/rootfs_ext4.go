@@ -3,6 +3,7 @@ package disk
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -118,7 +119,10 @@ func makeExt4(ctx context.Context, tree string, p ext4Params) error {
 			return ctx.Err()
 		}
 		msg := strings.TrimSpace(out.String())
-		if outOfSpace(msg) {
+		switch {
+		case hostOutOfSpace(msg):
+			return hostFullError{fmt.Errorf("mke2fs: %s", lastLine(msg))}
+		case outOfSpace(msg):
 			return fmt.Errorf("the root filesystem does not fit in the %d MiB root partition: raise disk.size (mke2fs: %s)", p.Size>>20, lastLine(msg))
 		}
 		return fmt.Errorf("mke2fs %s: %w: %s", strings.Join(args, " "), err, msg)
@@ -126,9 +130,10 @@ func makeExt4(ctx context.Context, tree string, p ext4Params) error {
 	return nil
 }
 
-// outOfSpace recognises mke2fs's ways of saying the tree is too big.
+// outOfSpace recognises e2fsprogs' ways of saying the filesystem it
+// writes is full: of blocks, of inodes, or of room in a directory.
 func outOfSpace(msg string) bool {
-	for _, s := range []string{"Could not allocate block", "No space left on device", "No free space in the filesystem"} {
+	for _, s := range []string{"Could not allocate block", "Could not allocate inode", "No free space in the filesystem"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
@@ -136,7 +141,35 @@ func outOfSpace(msg string) bool {
 	return false
 }
 
+// hostOutOfSpace recognises ENOSPC, which e2fsprogs prints only when the
+// image file it writes cannot grow: the disk of the machine running the
+// step is full, not the filesystem inside the image (that is
+// "Could not allocate block").
+func hostOutOfSpace(msg string) bool {
+	return strings.Contains(msg, "No space left on device")
+}
+
+// hostFullError says what to free, so nobody raises disk.size for a
+// full build machine: the image file lives in buildkitd's state.
+type hostFullError struct{ err error }
+
+func (e hostFullError) Error() string {
+	return "the build machine's disk is full: free space where buildkitd keeps its state, " +
+		"or prune its cache (buildctl prune, docker buildx prune); disk.size is not the cause: " + e.err.Error()
+}
+
+func (e hostFullError) Unwrap() error { return e.err }
+
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// explainHostFull turns a write strata itself made that failed with
+// ENOSPC into hostFullError, unless it already is one.
+func explainHostFull(err *error) {
+	var explained hostFullError
+	if *err != nil && errors.Is(*err, syscall.ENOSPC) && !errors.As(*err, &explained) {
+		*err = hostFullError{*err}
+	}
 }
