@@ -19,11 +19,26 @@ import (
 var freeSpaceDirs = []string{os.TempDir(), "/var/tmp", "/var/lib"}
 
 type freeSpaceWatch struct {
-	mu     sync.Mutex
-	start  uint64
-	lowest uint64
-	at     time.Time
-	stop   chan struct{}
+	mu      sync.Mutex
+	start   uint64
+	lowest  uint64
+	at      time.Time
+	test    string // running now
+	lowTest string // running when the lowest was seen
+	stop    chan struct{}
+}
+
+// space watches the whole run; requireE2E tells it which test runs.
+var space *freeSpaceWatch
+
+// enter records that test runs from now on.
+func (w *freeSpaceWatch) enter(test string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.test = test
 }
 
 // watchFreeSpace samples the free space of freeSpaceDirs every two seconds
@@ -52,7 +67,7 @@ func (w *freeSpaceWatch) sample() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if free < w.lowest {
-		w.lowest, w.at = free, time.Now()
+		w.lowest, w.at, w.lowTest = free, time.Now(), w.test
 	}
 }
 
@@ -62,8 +77,8 @@ func (w *freeSpaceWatch) report() string {
 	w.sample()
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return fmt.Sprintf("e2e: lowest free disk space during the run: %s at %s (%s at its start)",
-		gib(w.lowest), w.at.UTC().Format("15:04:05"), gib(w.start))
+	return fmt.Sprintf("e2e: lowest free disk space during the run: %s at %s, in %s (%s at its start)",
+		gib(w.lowest), w.at.UTC().Format("15:04:05"), w.lowTest, gib(w.start))
 }
 
 // lowestFree is the free space of the fullest filesystem among

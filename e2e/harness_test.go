@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e setup:", err)
 		os.Exit(1)
 	}
-	space := watchFreeSpace()
+	space = watchFreeSpace()
 	code := m.Run()
 	fmt.Println(space.report())
 	stopDaemons()
@@ -55,6 +55,7 @@ func requireE2E(t *testing.T) {
 	if !env.setupDone {
 		t.Skip("e2e tier: set STRATA_E2E=1")
 	}
+	space.enter(t.Name())
 }
 
 func setup() error {
