@@ -115,6 +115,9 @@ func pos(n *yaml.Node) spec.Pos { return spec.Pos{Line: n.Line, Column: n.Column
 
 // document decodes the one YAML document of a file.
 func (p *parser) document(data []byte) (*yaml.Node, error) {
+	if err := spec.RequireUTF8(p.file, data); err != nil {
+		return nil, err
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {

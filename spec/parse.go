@@ -18,6 +18,9 @@ import (
 // positions, as an *Error or an ErrorList. Parse applies no defaults, so
 // the result is exactly what the file says.
 func Parse(file string, data []byte) (*Spec, error) {
+	if err := RequireUTF8(file, data); err != nil {
+		return nil, err
+	}
 	p := &problems{file: file, lines: LineCount(data)}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
@@ -115,6 +118,24 @@ func SyntaxError(file string, data []byte, err error) *Error {
 		pos = Pos{Line: n}
 	}
 	return &Error{File: file, Pos: pos, Message: "invalid YAML: " + msg}
+}
+
+// RequireUTF8 refuses a file in UTF-16 or UTF-32, which the YAML parser
+// would decode by its byte order mark: every position it then reports
+// counts characters of the decoded text, not the lines and columns an
+// editor shows for the file. Invalid UTF-8 is left to the parser, which
+// reports where it is.
+func RequireUTF8(file string, data []byte) error {
+	for _, bom := range []struct{ name, bytes string }{
+		{"UTF-32", "\x00\x00\xfe\xff"}, {"UTF-32", "\xff\xfe\x00\x00"},
+		{"UTF-16", "\xfe\xff"}, {"UTF-16", "\xff\xfe"},
+	} {
+		if bytes.HasPrefix(data, []byte(bom.bytes)) {
+			return &Error{File: file, Pos: Pos{Line: 1, Column: 1},
+				Message: "the file is " + bom.name + " text (it starts with a " + bom.name + " byte order mark); save it as UTF-8"}
+		}
+	}
+	return nil
 }
 
 // LineCount counts the lines of data as YAML does: a line ends at \n,

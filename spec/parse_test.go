@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"errors"
+	"strings"
 	"testing"
 )
 
@@ -319,4 +321,21 @@ func TestParseValidate(t *testing.T) {
 				"node.yaml:6:5: validate[1]: must be a check: a mapping such as {file: /etc/hostname, contains: node}, got a list",
 		},
 	})
+}
+
+// TestParseRefusesUTF16: YAML would decode a UTF-16 file and report
+// positions in the decoded text, which name no line of the file (a fuzzer
+// found it with a line separator that exists only once decoded).
+func TestParseRefusesUTF16(t *testing.T) {
+	for _, c := range []struct{ data, encoding string }{
+		{"\xfe\xff\x00a\x00:\x00 \x00b\x00\n", "UTF-16"},
+		{"\xff\xfea\x00:\x00 \x00b\x00\n\x00", "UTF-16"},
+		{"\xff\xfe\x00\x00a\x00\x00\x00", "UTF-32"},
+	} {
+		_, err := Parse("node.yaml", []byte(c.data))
+		var e *Error
+		if !errors.As(err, &e) || e.Pos != (Pos{Line: 1, Column: 1}) || !strings.Contains(e.Message, c.encoding+" text") || !strings.Contains(e.Message, "save it as UTF-8") {
+			t.Errorf("%q: got %v, want an error at 1:1 naming %s", c.data, err, c.encoding)
+		}
+	}
 }
