@@ -113,12 +113,14 @@ func TestExampleDiskLayout(t *testing.T) {
 
 type sfdiskTable struct {
 	Label      string `json:"label"`
+	ID         string `json:"id"`
 	Partitions []struct {
 		Node  string `json:"node"`
 		Start int64  `json:"start"`
 		Size  int64  `json:"size"`
 		Type  string `json:"type"`
 		UUID  string `json:"uuid"`
+		Name  string `json:"name"`
 	} `json:"partitions"`
 }
 

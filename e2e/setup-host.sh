@@ -7,7 +7,8 @@ packages=(
 	runc            # buildkitd's OCI worker
 	mmdebstrap      # the OS base image fixture
 	e2fsprogs       # mke2fs/debugfs/e2fsck: assemble and its fidelity test
-	dosfstools      # fsck.vfat in tests
+	dosfstools      # fsck.vfat in tests, mkfs.vfat for the vendor disk fixture
+	mtools          # mcopy: the vendor disk fixture's ESP, written without mounting
 	fdisk           # sfdisk in tests
 	attr libcap2-bin # getfattr/setcap in the fidelity test
 	squashfs-tools erofs-utils # strata sysext and its tests (unsquashfs, fsck.erofs)

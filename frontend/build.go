@@ -78,7 +78,14 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 	// The Kubernetes layer starts from scratch: building it alone needs no
 	// base image, so none has to be resolved or passed.
 	base, baseImg := llb.Scratch(), (*dockerspec.DockerOCIImage)(nil)
-	if target.needsBase {
+	var vendor *node.VendorDisk
+	switch {
+	case sp.Image.OS.BaseDisk != nil:
+		// Lazy like any source: a target without the disk fetches nothing.
+		if vendor, err = vendorDisk(ctx, bc, sp, src); err != nil {
+			return nil, err
+		}
+	case target.needsBase:
 		if base, baseImg, err = baseImage(ctx, c, bc, sp, src); err != nil {
 			return nil, err
 		}
@@ -91,6 +98,7 @@ func Build(ctx context.Context, c gwclient.Client) (res *gwclient.Result, err er
 		Locate:        locator(sp, src),
 		Epoch:         bc.Epoch,
 		StrataVersion: Version,
+		BaseDisk:      vendor,
 	}
 	if sp.Image.Kubernetes != nil {
 		if in.KubernetesDigests, in.KubernetesTree, err = kubernetesArtifacts(ctx, c, bc, sp, src); err != nil {

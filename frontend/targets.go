@@ -42,7 +42,8 @@ const defaultTarget = "disk"
 
 var allTargets = []target{
 	{name: "os", needsBase: true, description: "the OS layer as an OCI image", needsTools: never,
-		state: func(g node.Graph) (llb.State, error) { return g.OS, nil }},
+		state: func(g node.Graph) (llb.State, error) { return g.OS, nil },
+		check: func(s *spec.Spec) error { return s.CheckBuildsOS("os") }},
 	{name: "kubernetes", description: "the Kubernetes layer on its own, as an OCI image", needsTools: never,
 		state: func(g node.Graph) (llb.State, error) {
 			if g.Kubernetes == nil {
@@ -58,7 +59,8 @@ var allTargets = []target{
 			return *g.KubernetesSysext, nil
 		}},
 	{name: "rootfs", needsBase: true, description: "the merged root filesystem tree", needsTools: whenSysext,
-		state: func(g node.Graph) (llb.State, error) { return g.Rootfs, nil }},
+		state: func(g node.Graph) (llb.State, error) { return g.Rootfs, nil },
+		check: func(s *spec.Spec) error { return s.CheckBuildsOS("rootfs") }},
 	{name: "disk", needsBase: true, description: "a bootable GPT disk: " + node.DiskFile, needsTools: always,
 		state: func(g node.Graph) (llb.State, error) { return g.Disk, nil }, check: checkDisk},
 	{name: "validate", needsBase: true, needsTools: always, check: checkDisk,
@@ -95,7 +97,17 @@ func checkDisk(s *spec.Spec) error { return s.CheckDisk() }
 // of its name; a build without --target makes it when the spec lists
 // more than one.
 func outputsTarget(outputs []string) target {
-	return target{name: "outputs", needsBase: true, needsTools: always, check: checkDisk,
+	check := func(s *spec.Spec) error {
+		for _, name := range outputs {
+			if t, err := lookupTarget(name); err == nil && t.check != nil {
+				if err := t.check(s); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return target{name: "outputs", needsBase: true, needsTools: always, check: check,
 		description: "every output the spec lists, each in a directory of its name: " + strings.Join(outputs, ", "),
 		state: func(g node.Graph) (llb.State, error) {
 			dirs := make([]llb.State, 0, len(outputs))

@@ -17,6 +17,7 @@ var notRebuilt = []struct{ field, what string }{
 	{"os.packages", "no package manager runs in it"},
 	{"os.packageSecret", "no package manager runs in it"},
 	{"os.run", "no command runs in it"},
+	{"os.services", "systemctl never runs in it to read the units' [Install] sections"},
 	{"os.kernel", "the kernel is the vendor disk's own"},
 }
 

@@ -9,10 +9,10 @@ const vendorSum = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abc
 
 func TestBaseDiskValid(t *testing.T) {
 	for name, doc := range map[string]string{
-		"by URL":            "os:\n  baseDisk:\n    url: https://vendor.example/img.qcow2\n    sha256: " + vendorSum + "\n    format: qcow2\n",
-		"by path":           "os:\n  baseDisk: {path: images/vendor.raw}\n",
-		"from the context":  "os:\n  baseDisk: {}\n",
-		"with files, units": "os:\n  baseDisk: {path: v.raw}\n  files: [{path: /etc/motd, content: hi}]\n  services: {enable: [chrony]}\n  sysctl: {net.ipv4.ip_forward: '1'}\n",
+		"by URL":           "os:\n  baseDisk:\n    url: https://vendor.example/img.qcow2\n    sha256: " + vendorSum + "\n    format: qcow2\n",
+		"by path":          "os:\n  baseDisk: {path: images/vendor.raw}\n",
+		"from the context": "os:\n  baseDisk: {}\n",
+		"with files":       "os:\n  baseDisk: {path: v.raw}\n  files: [{path: /etc/motd, content: hi}]\n  sysctl: {net.ipv4.ip_forward: '1'}\n  modules: [br_netfilter]\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := mustLoad(t, "node.yaml", []byte(header+doc), nil)
@@ -54,11 +54,12 @@ func TestBaseDiskErrors(t *testing.T) {
 		},
 		{
 			name: "steps that need the OS to run, each at its line",
-			doc:  header + "os:\n  baseDisk: {path: d.raw}\n  kernel: linux-image-amd64\n  packages: [curl]\n  packageSecret: apt\n  run: [echo hi]\n",
+			doc:  header + "os:\n  baseDisk: {path: d.raw}\n  kernel: linux-image-amd64\n  packages: [curl]\n  packageSecret: apt\n  run: [echo hi]\n  services: {enable: [chrony]}\n",
 			want: "node.yaml:6:3: os.kernel: not possible with os.baseDisk: a stock disk is not rebuilt, and the kernel is the vendor disk's own; add files with os.files, or build the OS from an OCI image with os.base\n" +
 				"node.yaml:7:3: os.packages: not possible with os.baseDisk: a stock disk is not rebuilt, and no package manager runs in it; add files with os.files, or build the OS from an OCI image with os.base\n" +
 				"node.yaml:8:3: os.packageSecret: not possible with os.baseDisk: a stock disk is not rebuilt, and no package manager runs in it; add files with os.files, or build the OS from an OCI image with os.base\n" +
-				"node.yaml:9:3: os.run: not possible with os.baseDisk: a stock disk is not rebuilt, and no command runs in it; add files with os.files, or build the OS from an OCI image with os.base",
+				"node.yaml:9:3: os.run: not possible with os.baseDisk: a stock disk is not rebuilt, and no command runs in it; add files with os.files, or build the OS from an OCI image with os.base\n" +
+				"node.yaml:10:3: os.services: not possible with os.baseDisk: a stock disk is not rebuilt, and systemctl never runs in it to read the units' [Install] sections; add files with os.files, or build the OS from an OCI image with os.base",
 		},
 		{
 			name: "the vendor's layout is kept",

@@ -414,8 +414,25 @@ func (v *validator) recognised(field, what, value string, choices []choice) {
 // assembles a disk (disk, validate, the providers), and not for os or
 // rootfs, which a disk's bootloader does not change.
 func (s *Spec) CheckDisk() error {
+	if s.Image.OS.BaseDisk != nil {
+		// The vendor's disk brings its own boot loader.
+		return nil
+	}
 	v := &validator{spec: s, problems: &problems{file: s.File}}
 	v.choice("disk.bootloader", "bootloader", s.Image.Disk.Bootloader, bootloaders)
+	return v.err()
+}
+
+// CheckBuildsOS refuses the targets that are the OS layer or the whole
+// root filesystem for a spec whose OS is a vendor's disk: strata has
+// neither, only the files it adds.
+func (s *Spec) CheckBuildsOS(target string) error {
+	if s.Image.OS.BaseDisk == nil {
+		return nil
+	}
+	v := &validator{spec: s, problems: &problems{file: s.File}}
+	v.fail("os.baseDisk", "target %s needs the OS built from an OCI image, and os.baseDisk's OS is a vendor's disk, which strata does not rebuild; "+
+		"build the disk, validate or a provider target, or use os.base", target)
 	return v.err()
 }
 

@@ -14,12 +14,12 @@ func newAddLayerCmd() *cobra.Command {
 	var delta bool
 	cmd := &cobra.Command{
 		Use:   "add-layer BASE.raw --tree DIR (-o disk.raw | --delta -o DIR)",
-		Short: "Add a tree of files to the root filesystem of a disk strata assembled",
-		Long: `Write a copy of BASE.raw, a disk built by strata assemble, whose ext4 root
-also holds the files of --tree, as if the tree had been merged on top of the
-root filesystem the base was assembled from: a file replaces the file at its
-path, a directory takes over the directory's mode, owner and time and keeps
-its other entries. Owners, modes, times, hard links, symlinks, device nodes
+		Short: "Add a tree of files to the root filesystem of a disk",
+		Long: `Write a copy of BASE.raw, a disk built by strata assemble or a vendor's disk
+(strata import-disk writes one as raw), whose ext4 root also holds the files
+of --tree, as if the tree had been merged on top of the root filesystem: a
+file replaces the file at its path, a directory takes over the directory's
+mode, owner and time and keeps its other entries. Owners, modes, times, hard links, symlinks, device nodes
 and extended attributes are kept, as by strata assemble.
 
 The base's blocks stay where they are, so adding a layer costs only its own

@@ -59,6 +59,7 @@ func newRootCmd() *cobra.Command {
 		newBuildCmd(),
 		newAssembleCmd(),
 		newAddLayerCmd(),
+		newImportDiskCmd(),
 		newSysextCmd(),
 		newTargetsCmd(),
 		newOutlineCmd(),

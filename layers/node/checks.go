@@ -24,10 +24,15 @@ const validateField = "validate"
 // (a spec.Error or spec.ErrorList).
 func Checks(in Input) ([]checks.Check, error) {
 	img := in.Spec.Image
-	defaults := in.Distro.Checks()
-	defaults = append(defaults, oslayer.Checks(oslayer.Input{OS: img.OS, Distro: in.Distro,
+	defaults, osSpec, cmdline := in.Distro.Checks(), img.OS, img.Disk.Cmdline
+	if img.OS.BaseDisk != nil {
+		// The vendor's disk keeps its own kernel, boot packages, units
+		// and kernel command line.
+		defaults, osSpec.Kernel, cmdline = vendorChecks(defaults), "", ""
+	}
+	defaults = append(defaults, oslayer.Checks(oslayer.Input{OS: osSpec, Distro: in.Distro,
 		KubernetesNode: img.Kubernetes != nil, Bootstrap: bootstrap(img)})...)
-	for _, arg := range checks.CmdlineArgs(img.Disk.Cmdline) {
+	for _, arg := range checks.CmdlineArgs(cmdline) {
 		defaults = append(defaults, checks.Check{Source: oslayer.ChecksSource, Assert: checks.Cmdline{Arg: arg}})
 	}
 	if k := img.Kubernetes; k != nil {

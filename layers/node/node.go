@@ -44,6 +44,9 @@ type Input struct {
 	KubernetesTree *kubernetes.Tree
 	// StrataVersion goes into /etc/strata-release.
 	StrataVersion string
+	// BaseDisk is os.baseDisk's image; nil without os.baseDisk. Base is
+	// then unused: the OS is the vendor's disk.
+	BaseDisk *VendorDisk
 }
 
 // Graph holds the states a build can target.
@@ -80,13 +83,22 @@ const DiskFile = "disk.raw"
 func Build(in Input) (Graph, error) {
 	img := in.Spec.Image
 	g := Graph{Overlay: in.Distro.Graph(), Release: release(in)}
-	var err error
-	g.OS, err = oslayer.Build(oslayer.Input{Base: in.Base, OS: img.OS, Distro: in.Distro, Epoch: *in.contentEpoch(),
-		KubernetesNode: img.Kubernetes != nil, Bootstrap: bootstrap(img), Locate: in.Locate})
-	if err != nil {
-		return Graph{}, fmt.Errorf("os layer: %w", err)
+	osIn := oslayer.Input{Base: in.Base, OS: img.OS, Distro: in.Distro, Epoch: *in.contentEpoch(),
+		KubernetesNode: img.Kubernetes != nil, Bootstrap: bootstrap(img), Locate: in.Locate}
+	st := stack{names: []string{"os"}, stable: 1}
+	switch {
+	case img.OS.BaseDisk != nil && in.BaseDisk == nil:
+		return Graph{}, fmt.Errorf("os.baseDisk: no disk image was fetched for it")
+	case img.OS.BaseDisk != nil:
+		g.OS = oslayer.Files(osIn)
+		st.names[0] = "os files"
+	default:
+		var err error
+		if g.OS, err = oslayer.Build(osIn); err != nil {
+			return Graph{}, fmt.Errorf("os layer: %w", err)
+		}
 	}
-	st := stack{states: []llb.State{g.OS}, names: []string{"os"}, stable: 1}
+	st.states = []llb.State{g.OS}
 	if k := img.Kubernetes; k != nil {
 		layer, err := kubernetes.Build(kubernetes.Input{
 			Kubernetes: k, Digests: in.KubernetesDigests, Tree: in.KubernetesTree,
@@ -181,6 +193,13 @@ type nodeDiskParts struct {
 // only the upper layers' files. Other images have nothing worth layering
 // and are assembled whole.
 func nodeDisk(in Input, st stack, rootfs llb.State, cmdline, step string) nodeDiskParts {
+	if in.BaseDisk != nil {
+		// The whole stack is the layer: the vendor's disk is the OS.
+		base := vendorDisk(in)
+		d := nodeDiskParts{os: &base, upper: st.merge("["+step+"] merge ", 0, len(st.states)), names: st.names, step: step}
+		d.full = addLayer(in, base, d.upper, d.names, step, false)
+		return d
+	}
 	if in.Spec.Image.Kubernetes == nil {
 		return nodeDiskParts{full: assemble(in, rootfs, cmdline, in.Spec.Digest(), step)}
 	}

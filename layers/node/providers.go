@@ -25,7 +25,7 @@ import (
 // (strata convert --reuse) instead of compressing them again.
 func providerOutput(in Input, g Graph, st stack, p providers.Provider) llb.State {
 	disk := g.disk
-	if !p.Guest.Empty() {
+	if guestApplied(in, p) {
 		st = st.onOS("os with "+p.Name+" guest configuration", guest.Apply(g.OS, p, in.Distro, located(in, "outputs")...))
 		rootfs := st.merge(fmt.Sprintf("[%s] merge ", p.Name), 0, len(st.states))
 		disk = nodeDisk(in, st, rootfs, guest.Cmdline(in.Spec.Image.Disk.Cmdline, p.Guest.Cmdline), p.Name)
@@ -75,7 +75,7 @@ func convert(in Input, src convertSource, p providers.Provider, base *llb.State,
 		"--spec-name", img.Name,
 		"--spec-digest", specDigest,
 	}
-	if !p.Guest.Empty() {
+	if guestApplied(in, p) {
 		args = append(args, "--guest-applied")
 	}
 	if o := img.Providers.For(p.Name); o != nil {

@@ -237,3 +237,26 @@ rm -rf /tmp/* /var/tmp/*
 rm -rf /var/lib/cloud/*
 rm -f /root/.bash_history /root/.zsh_history /root/.ash_history /home/*/.bash_history /home/*/.zsh_history /home/*/.ash_history
 `
+
+// Files is the OS layer of an image whose base is a vendor's disk
+// (os.baseDisk): nothing runs inside the vendor's OS, so only what the
+// spec writes as files is layered onto it, os.files, os.sysctl and
+// os.modules, with the files the bootstrap needs beside its packages,
+// which the vendor's disk must bring.
+func Files(in Input) llb.State {
+	written := configFiles(in.OS)
+	if in.KubernetesNode && in.Bootstrap != "" && in.Bootstrap != "none" {
+		written = append(written, in.Distro.Bootstraps[in.Bootstrap].Files...)
+	}
+	name := "[os] no files"
+	if len(written) > 0 {
+		name = "[os] write files: " + filePaths(written)
+	}
+	opts := []llb.ConstraintsOpt{llb.WithCustomName(name)}
+	if in.Locate != nil {
+		if loc := in.Locate("os.baseDisk"); loc != nil {
+			opts = append(opts, loc)
+		}
+	}
+	return files.Write(files.Root(), written, opts...)
+}

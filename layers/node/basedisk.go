@@ -1,0 +1,65 @@
+package node
+
+import (
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/solver/pb"
+	"github.com/strata-dev/strata/checks"
+	"github.com/strata-dev/strata/exporters/providers"
+)
+
+// VendorDisk is the disk image os.baseDisk names, as the frontend fetched
+// it: by URL (BuildKit checks the sha256 as it downloads), from the build
+// context, or from the os-disk context.
+type VendorDisk struct {
+	Dir  llb.State // a directory holding the image file alone
+	From string    // where it came from, for the import step's name
+}
+
+// vendorDisk is the vendor's image checked against os.baseDisk.sha256 and
+// format and written as a raw disk (strata import-disk): the OS disk a
+// Kubernetes node's layers are added to. Offline, like the assembly it
+// stands in for.
+func vendorDisk(in Input) llb.State {
+	d := in.Spec.Image.OS.BaseDisk
+	args := []string{ToolsBinary, "import-disk", "/in", "-o", "/out/" + DiskFile}
+	if d.SHA256 != "" {
+		args = append(args, "--sha256", d.SHA256)
+	}
+	if d.Format != "" {
+		args = append(args, "--format", d.Format)
+	}
+	opts := []llb.RunOption{
+		llb.Args(args),
+		llb.Network(pb.NetMode_NONE),
+		llb.AddMount("/in", in.BaseDisk.Dir, llb.Readonly),
+		llb.WithCustomName("[disk os] import the base disk " + in.BaseDisk.From + " as " + DiskFile),
+	}
+	for _, loc := range located(in, "os.baseDisk") {
+		opts = append(opts, loc)
+	}
+	return in.Tools.Run(opts...).AddMount("/out", llb.Scratch())
+}
+
+// guestApplied says whether p's output gets the provider's guest
+// configuration. A vendor's disk does not: the guest steps run inside
+// the OS, which strata does not rebuild, and the vendor publishes an
+// image per cloud for that.
+func guestApplied(in Input, p providers.Provider) bool {
+	return !p.Guest.Empty() && in.BaseDisk == nil
+}
+
+// vendorChecks drops from the distro's checks what only an OS strata
+// built can pass: its boot packages and the units it enabled. The files
+// and links the overlay writes stay, since they are layered onto the
+// vendor's disk too.
+func vendorChecks(list []checks.Check) []checks.Check {
+	out := list[:0:0]
+	for _, c := range list {
+		switch c.Assert.(type) {
+		case checks.Package, checks.Service:
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
