@@ -77,3 +77,33 @@ func TestBaseDiskBuildArg(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestBaseDiskTargets: with a vendor's disk the os and rootfs targets are
+// refused at os.baseDisk, the disk targets take any bootloader the distro
+// defaults to, and a spec built from an OCI base is unaffected.
+func TestBaseDiskTargets(t *testing.T) {
+	vendor := mustLoad(t, "node.yaml", []byte(header+"os:\n  baseDisk: {path: d.raw}\n"), nil)
+	for _, target := range []string{"os", "rootfs"} {
+		err := vendor.CheckBuildsOS(target)
+		if err == nil || !strings.Contains(err.Error(), "node.yaml:5:3: os.baseDisk: target "+target+" needs the OS built from an OCI image") {
+			t.Errorf("target %s: got %v", target, err)
+		}
+	}
+	grub := map[string]Distro{"rocky": {Name: "rocky", Kernel: "kernel", Bootloader: "grub"}}
+	for doc, refused := range map[string]bool{
+		"os:\n  distro: rocky\n  baseDisk: {path: d.raw}\n": false,
+		"os:\n  distro: rocky\n  base: rockylinux:9\n":      true,
+	} {
+		sp, err := Load("node.yaml", []byte(header+doc), nil, grub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sp.CheckDisk(); (err != nil) != refused {
+			t.Errorf("%q: the disk targets with the distro's grub: %v, want refused %v", doc, err, refused)
+		}
+	}
+	own := mustLoad(t, "node.yaml", []byte(header+"os:\n  base: docker.io/library/debian:bookworm\n"), nil)
+	if err := own.CheckBuildsOS("rootfs"); err != nil {
+		t.Errorf("rootfs of an OCI-based spec: %v", err)
+	}
+}
