@@ -25,7 +25,7 @@ type convertOptions struct {
 	source                         providers.Source
 	cpus                           int
 	memory, network                string
-	guestApplied                   bool
+	guestApplied                   string
 	reuse, reuseRaw                string
 	delta                          string
 }
@@ -90,7 +90,8 @@ cluster the layer left alone without even reading it twice.`,
 	fl.StringVar(&o.source.SpecDigest, "spec-digest", "", "the spec's digest, recorded in the manifest")
 	// The provider targets built the disk with the guest configuration;
 	// a user's own disk says nothing about it.
-	fl.BoolVar(&o.guestApplied, "guest-applied", false, "the disk has the provider's guest configuration; list it in the manifest")
+	fl.StringVar(&o.guestApplied, "guest-applied", "", "the disk has the provider's guest configuration (all, or datasources alone); list it in the manifest")
+	fl.Lookup("guest-applied").NoOptDefVal = "all"
 	_ = fl.MarkHidden("guest-applied")
 	fl.StringVar(&o.reuse, "reuse", "", "an earlier conversion of --reuse-raw (or its provider output directory) to copy compressed clusters from")
 	fl.StringVar(&o.reuseRaw, "reuse-raw", "", "the raw disk --reuse was made from")
@@ -171,7 +172,17 @@ func convertForProvider(cmd *cobra.Command, o convertOptions, src string, fo for
 		return err
 	}
 	o.source.StrataVersion = frontend.Version
-	m, err := providers.Convert(cmd.Context(), src, o.output, p, providers.Options{Options: fo, Format: o.format, Source: o.source, GuestApplied: o.guestApplied})
+	var applied *providers.Guest
+	switch o.guestApplied {
+	case "":
+	case "all":
+		applied = &p.Guest
+	case "datasources":
+		applied = &providers.Guest{Datasources: p.Guest.Datasources}
+	default:
+		return badFlagError{fmt.Errorf("--guest-applied: %q is neither all nor datasources", o.guestApplied)}
+	}
+	m, err := providers.Convert(cmd.Context(), src, o.output, p, providers.Options{Options: fo, Format: o.format, Source: o.source, GuestApplied: applied})
 	if err != nil {
 		return err
 	}

@@ -27,10 +27,11 @@ type Options struct {
 	Format string
 	// Source describes where the disk came from, for the manifest.
 	Source Source
-	// GuestApplied says the disk was built with the provider's guest
-	// configuration (the provider's build target does that); only then
-	// does the manifest list it. Converting a disk applies nothing.
-	GuestApplied bool
+	// GuestApplied is the part of the provider's guest configuration the
+	// disk was built with (the provider's build target applies it: all of
+	// it, or on a vendor's disk the datasources alone); the manifest lists
+	// that. Converting a disk applies nothing.
+	GuestApplied *Guest
 }
 
 // Source is the build a disk came from; empty fields stay out of the
@@ -108,8 +109,8 @@ func Convert(ctx context.Context, src, dir string, p Provider, o Options) (_ *Ma
 		Import:      p.Import, Docs: p.Docs,
 		Reuse: img.Reuse,
 	}
-	if o.GuestApplied && !p.Guest.Empty() {
-		m.Guest = &p.Guest
+	if g := o.GuestApplied; g != nil && !g.Empty() {
+		m.Guest = g
 	}
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {

@@ -8,12 +8,15 @@ package guest
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/solver/pb"
 	"github.com/strata-dev/strata/exporters/providers"
 	"github.com/strata-dev/strata/layers/overlays"
+	"github.com/strata-dev/strata/llb/files"
+	"github.com/strata-dev/strata/spec"
 )
 
 // Apply returns os with p's guest configuration. The step fails the build
@@ -23,11 +26,10 @@ func Apply(os llb.State, p providers.Provider, d overlays.Distro, opts ...llb.Co
 	g := p.Guest
 	var script strings.Builder
 	script.WriteString("set -eu\n")
-	if len(g.Datasources) > 0 {
+	if f, ok := DatasourceFile(p); ok {
 		// cloud-init reads this only if the spec installs it; without
 		// cloud-init the file is inert.
-		fmt.Fprintf(&script, "mkdir -p /etc/cloud/cloud.cfg.d\nprintf '%%s\\n' 'datasource_list: [ %s ]' > /etc/cloud/cloud.cfg.d/90-strata-%s.cfg\n",
-			strings.Join(g.Datasources, ", "), p.Name)
+		fmt.Fprintf(&script, "mkdir -p %s\nprintf '%%s\\n' '%s' > %s\n", path.Dir(f.Path), strings.TrimSuffix(f.Content, "\n"), f.Path)
 	}
 	if mods := strings.Join(g.InitrdModules, " "); mods != "" {
 		fmt.Fprintf(&script, `for dir in /lib/modules/*/; do
@@ -53,6 +55,29 @@ printf '%s\n' %s >> %s
 		runOpts = append(runOpts, o)
 	}
 	return os.Run(runOpts...).Root()
+}
+
+// DatasourceFile is the cloud-init configuration naming p's datasources,
+// if p has any.
+func DatasourceFile(p providers.Provider) (spec.File, bool) {
+	if len(p.Guest.Datasources) == 0 {
+		return spec.File{}, false
+	}
+	return spec.File{Path: "/etc/cloud/cloud.cfg.d/90-strata-" + p.Name + ".cfg", Mode: "0644",
+		Content: "datasource_list: [ " + strings.Join(p.Guest.Datasources, ", ") + " ]\n"}, true
+}
+
+// Datasources is p's guest configuration that is files alone, for an OS
+// that never runs during the build (os.baseDisk): the datasource list.
+// The kernel arguments and initrd drivers need the OS's own boot loader
+// configuration and initrd rebuilt, which a vendor's disk keeps.
+func Datasources(p providers.Provider, opts ...llb.ConstraintsOpt) (llb.State, bool) {
+	f, ok := DatasourceFile(p)
+	if !ok {
+		return llb.State{}, false
+	}
+	opts = append([]llb.ConstraintsOpt{llb.WithCustomName(fmt.Sprintf("[%s guest] write %s", p.Name, f.Path))}, opts...)
+	return files.Write(files.Root(), []spec.File{f}, opts...), true
 }
 
 func summary(g providers.Guest) string {

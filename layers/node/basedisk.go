@@ -40,12 +40,31 @@ func vendorDisk(in Input) llb.State {
 	return in.Tools.Run(opts...).AddMount("/out", llb.Scratch())
 }
 
-// guestApplied says whether p's output gets the provider's guest
-// configuration. A vendor's disk does not: the guest steps run inside
-// the OS, which strata does not rebuild, and the vendor publishes an
-// image per cloud for that.
-func guestApplied(in Input, p providers.Provider) bool {
-	return !p.Guest.Empty() && in.BaseDisk == nil
+// guestConfig is how much of a provider's guest configuration an output
+// gets.
+type guestConfig int
+
+const (
+	guestNone        guestConfig = iota
+	guestAll                     // datasources, kernel arguments, initrd drivers
+	guestDatasources             // the datasource list alone
+)
+
+// guestOf says how much of p's guest configuration its output gets. On a
+// vendor's disk only its files can be added: the kernel arguments live in
+// the vendor's boot loader configuration and the drivers in its initrd,
+// which only the vendor's OS rebuilds. The vendor publishes an image per
+// cloud for those.
+func guestOf(in Input, p providers.Provider) guestConfig {
+	switch {
+	case p.Guest.Empty():
+		return guestNone
+	case in.BaseDisk == nil:
+		return guestAll
+	case len(p.Guest.Datasources) > 0:
+		return guestDatasources
+	}
+	return guestNone
 }
 
 // vendorChecks drops from the distro's checks what only an OS strata

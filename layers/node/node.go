@@ -5,6 +5,7 @@ package node
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -170,6 +171,13 @@ func (s stack) merge(prefix string, from, to int) llb.State {
 func (s stack) onOS(name string, os llb.State) stack {
 	s.states = append([]llb.State{os}, s.states[1:]...)
 	s.names = append([]string{name}, s.names[1:]...)
+	return s
+}
+
+// with returns a copy of the stack with one more layer on top.
+func (s stack) with(name string, st llb.State) stack {
+	s.states = append(slices.Clone(s.states), st)
+	s.names = append(slices.Clone(s.names), name)
 	return s
 }
 

@@ -25,10 +25,15 @@ import (
 // (strata convert --reuse) instead of compressing them again.
 func providerOutput(in Input, g Graph, st stack, p providers.Provider) llb.State {
 	disk := g.disk
-	if guestApplied(in, p) {
+	switch guestOf(in, p) {
+	case guestAll:
 		st = st.onOS("os with "+p.Name+" guest configuration", guest.Apply(g.OS, p, in.Distro, located(in, "outputs")...))
 		rootfs := st.merge(fmt.Sprintf("[%s] merge ", p.Name), 0, len(st.states))
 		disk = nodeDisk(in, st, rootfs, guest.Cmdline(in.Spec.Image.Disk.Cmdline, p.Guest.Cmdline), p.Name)
+	case guestDatasources:
+		ds, _ := guest.Datasources(p, located(in, "outputs")...)
+		st = st.with(p.Name+" datasources", ds)
+		disk = nodeDisk(in, st, llb.Scratch(), "", p.Name)
 	}
 	validated := validate(in, disk.full, p.Name)
 	if disk.os == nil {
@@ -75,8 +80,11 @@ func convert(in Input, src convertSource, p providers.Provider, base *llb.State,
 		"--spec-name", img.Name,
 		"--spec-digest", specDigest,
 	}
-	if guestApplied(in, p) {
+	switch guestOf(in, p) {
+	case guestAll:
 		args = append(args, "--guest-applied")
+	case guestDatasources:
+		args = append(args, "--guest-applied=datasources")
 	}
 	if o := img.Providers.For(p.Name); o != nil {
 		args = append(args, optionArgs(o)...)
