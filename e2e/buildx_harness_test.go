@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,18 +37,45 @@ func stopDaemons() {
 	daemons.Lock()
 	defer daemons.Unlock()
 	for _, d := range daemons.list {
-		if d.cmd.Process != nil {
-			_ = d.cmd.Process.Signal(os.Interrupt)
-			done := make(chan struct{})
-			go func() { _ = d.cmd.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(20 * time.Second):
-				_ = d.cmd.Process.Kill()
-			}
-		}
+		d.stop()
 	}
 	daemons.list = nil
+}
+
+// stop ends the daemon: SIGINT, then SIGKILL after 20 s.
+func (d *daemon) stop() {
+	if d.cmd.Process == nil || d.cmd.ProcessState != nil {
+		return
+	}
+	_ = d.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = d.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// daemonsSince returns the daemons started after the first n.
+func daemonsSince(n int) []*daemon {
+	daemons.Lock()
+	defer daemons.Unlock()
+	return append([]*daemon(nil), daemons.list[n:]...)
+}
+
+func daemonCount() int {
+	daemons.Lock()
+	defer daemons.Unlock()
+	return len(daemons.list)
+}
+
+// forget drops ds from the daemons stopDaemons ends.
+func forget(ds []*daemon) {
+	daemons.Lock()
+	defer daemons.Unlock()
+	daemons.list = slices.DeleteFunc(daemons.list, func(d *daemon) bool { return slices.Contains(ds, d) })
 }
 
 func startDaemon(name, logPath string, bin string, args ...string) (*daemon, error) {
@@ -162,6 +190,8 @@ func startBuildkitd(bin, dir, name, registry string) (string, error) {
 // pushed as bx.frontend.
 type bxEnv struct {
 	dir          string
+	mu           sync.Mutex
+	daemons      []*daemon // the registry and builders, for release
 	registry     string
 	buildkitBin  string
 	dockerConfig string
@@ -171,8 +201,62 @@ type bxEnv struct {
 	builderB func() error
 }
 
-var bx = sync.OnceValues(func() (*bxEnv, error) {
+// bxTier holds the tier while its tests run. Its builders' state grows to
+// some 14 GiB, so the first e2e test that is not a buildx test releases
+// it (requireE2E); a buildx test after that starts it again.
+var bxTier struct {
+	sync.Mutex
+	env  *bxEnv
+	err  error
+	up   bool
+	user string // the buildx test that asked for it last
+}
+
+func bx(test string) (*bxEnv, error) {
+	bxTier.Lock()
+	defer bxTier.Unlock()
+	bxTier.user = test
+	if !bxTier.up {
+		bxTier.env, bxTier.err = startBx()
+		bxTier.up = true
+	}
+	return bxTier.env, bxTier.err
+}
+
+// topLevel is the name of the top-level test t belongs to.
+func topLevel(t *testing.T) string {
+	name, _, _ := strings.Cut(t.Name(), "/")
+	return name
+}
+
+// releaseBuildx stops the tier's registry and builders and removes their
+// state, if the tier is up and test is not the buildx test using it.
+func releaseBuildx(test string) {
+	bxTier.Lock()
+	defer bxTier.Unlock()
+	if !bxTier.up || test == bxTier.user {
+		return
+	}
+	if e := bxTier.env; e != nil {
+		e.mu.Lock()
+		for _, d := range e.daemons {
+			d.stop()
+		}
+		forget(e.daemons)
+		e.mu.Unlock()
+		before := lowestFree()
+		killProcessesRootedIn(e.dir)
+		unmountUnder(e.dir)
+		_ = os.RemoveAll(e.dir)
+		fmt.Printf("e2e: %s released the buildx tier, freeing %s\n", test, gib(lowestFree()-min(before, lowestFree())))
+	}
+	bxTier.env, bxTier.err, bxTier.up = nil, nil, false
+}
+
+func startBx() (*bxEnv, error) {
 	e := &bxEnv{dir: filepath.Join(env.workDir, "buildx")}
+	started := daemonCount()
+	defer func() { e.daemons = daemonsSince(started) }()
 	if err := os.MkdirAll(filepath.Join(e.dir, "docker", "cli-plugins"), 0o755); err != nil {
 		return nil, err
 	}
@@ -198,7 +282,14 @@ var bx = sync.OnceValues(func() (*bxEnv, error) {
 	if err := e.addBuilder("strata-a"); err != nil {
 		return nil, err
 	}
-	e.builderB = sync.OnceValue(func() error { return e.addBuilder("strata-b") })
+	e.builderB = sync.OnceValue(func() error {
+		started := daemonCount()
+		err := e.addBuilder("strata-b")
+		e.mu.Lock()
+		e.daemons = append(e.daemons, daemonsSince(started)...)
+		e.mu.Unlock()
+		return err
+	})
 	if e.goImage, err = goImage(); err != nil {
 		return nil, err
 	}
@@ -211,7 +302,7 @@ var bx = sync.OnceValues(func() (*bxEnv, error) {
 		return nil, fmt.Errorf("building the frontend image from the Dockerfile: %w\n%s", err, tail(log, 40))
 	}
 	return e, nil
-})
+}
 
 // addBuilder starts a buildkitd and registers it with buildx's remote
 // driver under name.
@@ -265,8 +356,8 @@ func (e *bxEnv) dockerEnv(builder string, environ []string, args ...string) (str
 
 func requireBuildx(t *testing.T) *bxEnv {
 	t.Helper()
-	requireE2E(t)
-	e, err := bx()
+	requireE2ETier(t)
+	e, err := bx(topLevel(t))
 	if err != nil {
 		t.Fatal(err)
 	}

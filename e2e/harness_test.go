@@ -49,8 +49,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireE2E skips a test outside the e2e tier.
+// requireE2E skips a test outside the e2e tier. The buildx tier's tests
+// come before, so their builders are released here (see bxTier).
 func requireE2E(t *testing.T) {
+	t.Helper()
+	requireE2ETier(t)
+	releaseBuildx(topLevel(t))
+}
+
+// requireE2ETier is requireE2E for the buildx tier's own tests.
+func requireE2ETier(t *testing.T) {
 	t.Helper()
 	if !env.setupDone {
 		t.Skip("e2e tier: set STRATA_E2E=1")

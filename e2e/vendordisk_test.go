@@ -1,0 +1,368 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The os.baseDisk tier: a node built on a disk strata did not make. The
+// vendor's disk is made here as a distro makes its cloud image
+// (e2e/vendordisk.sh: sfdisk, mke2fs -d, mkfs.vfat, mtools; Debian's cloud
+// layout) and published as qcow2. No real vendor image is reachable from
+// this machine; the production path (a URL and its published sha256) is
+// the one TestVendorDiskByURL takes against a loopback server.
+
+// vendorImage is the vendor's disk, made once.
+type vendorImage struct {
+	raw, qcow2, sha256 string
+}
+
+// nodeSpecFiles are the files e2e/testdata/k8s-node.yaml's os section
+// writes. The vendor's disk is made without them, so on the node's disk
+// they come from the layer strata adds, as do the Kubernetes layer's
+// sysctl and modules files (never in the OS tree). The check unit's
+// enabling symlink stays: os.services needs systemctl, which never runs
+// in a vendor's OS.
+var nodeSpecFiles = []string{
+	"usr/local/bin/strata-node-check",
+	"etc/systemd/system/strata-node-check.service",
+}
+
+var vendorDisk = sync.OnceValues(func() (*vendorImage, error) {
+	r, err := k8sRelease()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := k8sMirror()
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(env.workDir, "vendor")
+	tree := filepath.Join(dir, "rootfs")
+	log, err := strataBuild(k8sSpec, "os", tree, versionArgs(r, srv.URL())...)
+	if err != nil {
+		return nil, fmt.Errorf("exporting the OS tree the vendor's disk is made of: %w\n%s", err, tail(log, 40))
+	}
+	defer os.RemoveAll(tree)
+	for _, f := range nodeSpecFiles {
+		if err := os.Remove(filepath.Join(tree, f)); err != nil {
+			return nil, fmt.Errorf("the OS tree lacks %s, which the vendor's disk is made without: %w", f, err)
+		}
+	}
+	img := &vendorImage{raw: filepath.Join(dir, "vendor.raw"), qcow2: filepath.Join(dir, "vendor.qcow2")}
+	if out, err := run(10*time.Minute, env.repo, "e2e/vendordisk.sh", tree, img.raw); err != nil {
+		return nil, fmt.Errorf("e2e/vendordisk.sh: %w\n%s", err, out)
+	}
+	if out, err := exec.Command("qemu-img", "convert", "-O", "qcow2", img.raw, img.qcow2).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("qemu-img convert: %w\n%s", err, out)
+	}
+	if img.sha256, err = sha256File(img.qcow2); err != nil {
+		return nil, err
+	}
+	return img, nil
+})
+
+func sha256File(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// vendorSpec writes, in a directory of its own with the vendor's qcow2
+// beside it, e2e/testdata/k8s-node.yaml turned into a spec on that disk:
+// os.baseDisk with the given source lines, and without what a vendor's
+// disk decides itself (the disk section) or what needs its OS to run
+// (os.services). It returns the spec's path.
+func vendorSpec(t *testing.T, img *vendorImage, baseDisk string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(env.repo, k8sSpec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	for _, edit := range []struct{ old, new string }{
+		{"name: e2e-k8s-node\n", "name: e2e-vendor-node\n"},
+		{"os:\n  distro: debian\n", "os:\n  distro: debian\n  baseDisk:\n" + baseDisk},
+		{"  services:\n    enable: [strata-node-check]\n", ""},
+		{"disk:\n  size: 4GiB\n  cmdline: \"console=ttyS0\"\n", ""},
+	} {
+		if !strings.Contains(s, edit.old) {
+			t.Fatalf("%s lacks %q, which the vendor spec is made by replacing", k8sSpec, edit.old)
+		}
+		s = strings.Replace(s, edit.old, edit.new, 1)
+	}
+	dir := t.TempDir()
+	if err := os.Link(img.qcow2, filepath.Join(dir, "vendor.qcow2")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "vendor-node.yaml")
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// vendorNode is the node built on the vendor's disk from the build
+// context, once.
+var vendorNode = struct {
+	once sync.Once
+	disk string
+	err  error
+}{}
+
+func vendorNodeDisk(t *testing.T) (*vendorImage, string) {
+	t.Helper()
+	r, srv := requireRelease(t)
+	img, err := vendorDisk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vendorNode.once.Do(func() {
+		spec := vendorSpec(t, img, "    path: vendor.qcow2\n    format: qcow2\n    sha256: "+img.sha256+"\n")
+		out := filepath.Join(env.workDir, "vendor-node")
+		log, err := strataBuildWith(spec, "disk", out, false, versionArgs(r, srv.URL())...)
+		if err != nil {
+			vendorNode.err = fmt.Errorf("strata build on the vendor's disk: %w\n%s", err, tail(log, 60))
+			return
+		}
+		t.Log(lastLine(log))
+		vendorNode.disk = filepath.Join(out, "disk.raw")
+	})
+	if vendorNode.err != nil {
+		t.Fatal(vendorNode.err)
+	}
+	return img, vendorNode.disk
+}
+
+// TestVendorDiskLayout: the node's disk is the vendor's with the layers
+// added to its root: the same partitions with the same identifiers, the
+// ESP and BIOS boot partition byte for byte the vendor's, and the root
+// holding Kubernetes and the files the spec writes. The disk target ran
+// the image's validation to get there.
+func TestVendorDiskLayout(t *testing.T) {
+	r, _ := requireRelease(t)
+	img, disk := vendorNodeDisk(t)
+	vendor, node := sfdisk(t, img.raw), sfdisk(t, disk)
+	if vendor.ID != node.ID || len(vendor.Partitions) != len(node.Partitions) {
+		t.Fatalf("the partition table changed: vendor %+v, node %+v", vendor, node)
+	}
+	for i, p := range vendor.Partitions {
+		q := node.Partitions[i]
+		if p.Start != q.Start || p.Size != q.Size || p.Type != q.Type || p.UUID != q.UUID || p.Name != q.Name {
+			t.Errorf("partition %d changed: vendor %+v, node %+v", i, p, q)
+		}
+	}
+	for _, p := range vendor.Partitions {
+		if p.Type == "C12A7328-F81F-11D2-BA4B-00A0C93EC93B" || p.Type == "21686148-6449-6E6F-744E-656564454649" {
+			if !bytes.Equal(readRange(t, img.raw, p.Start, p.Size), readRange(t, disk, p.Start, p.Size)) {
+				t.Errorf("partition %s (%s) differs from the vendor's", p.Node, p.Type)
+			}
+		}
+	}
+	root := vendor.Partitions[0]
+	fs := extract(t, disk, root.Start, root.Size)
+	checkDebugfs(t, fs, map[string]string{
+		"cat /etc/kubernetes-version": r.Kubernetes,
+		"stat /usr/bin/kubelet":       "Type: regular",
+		"stat /etc/systemd/system/multi-user.target.wants/kubelet.service": "Type: symlink",
+		"cat /etc/sysctl.d/99-kubernetes.conf":                             "net.ipv4.ip_forward",
+		"stat /usr/local/bin/strata-node-check":                            "Type: regular",
+		"cat /etc/strata-release":                                          "SPEC_NAME=e2e-vendor-node",
+		"stat /usr/lib/strata/checks.yaml":                                 "Type: regular",
+		"stats":                                                            "Filesystem volume name:   vendor-root",
+	})
+}
+
+// TestVendorDiskBoots boots the node built on the vendor's disk through
+// every check the node built from an OCI base passes: the vendor's boot
+// loader and kernel, strata's Kubernetes layer.
+func TestVendorDiskBoots(t *testing.T) {
+	r, _ := requireRelease(t)
+	_, disk := vendorNodeDisk(t)
+	bootAndExpect(t, disk, "vendor-console.log", append(nodeCheckLines(r), "node-check os: debian bookworm systemd 252"),
+		[]string{"node-check FAILED"})
+}
+
+// TestVendorDiskByURL: the production path, os.baseDisk.url with the
+// published sha256, from a loopback server: BuildKit downloads and checks
+// it, and the disk equals the one built from the build context. With a
+// wrong sha256 the build fails before anything is added, both by URL
+// (BuildKit's check) and by path (strata import-disk's).
+func TestVendorDiskByURL(t *testing.T) {
+	r, srv := requireRelease(t)
+	img, fromPath := vendorNodeDisk(t)
+	var served sync.Map
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		served.Store(req.URL.Path, true)
+		http.ServeFile(w, req, img.qcow2)
+	}))
+	defer ts.Close()
+	wrong := strings.Repeat("0", 64)
+
+	spec := vendorSpec(t, img, "    url: "+ts.URL+"/images/vendor.qcow2\n    sha256: "+img.sha256+"\n")
+	out := filepath.Join(t.TempDir(), "out")
+	log, err := strataBuildWith(spec, "disk", out, false, versionArgs(r, srv.URL())...)
+	if err != nil {
+		t.Fatalf("strata build with os.baseDisk.url: %v\n%s", err, tail(log, 40))
+	}
+	t.Log(lastLine(log))
+	if _, ok := served.Load("/images/vendor.qcow2"); !ok {
+		t.Error("the build never fetched os.baseDisk.url")
+	}
+	// The two specs differ in their os.baseDisk lines, so in their digest,
+	// which /etc/strata-release records: the disks differ in that file's
+	// block and the metadata naming it, and nowhere else.
+	n := differingBlocks(t, filepath.Join(out, "disk.raw"), fromPath)
+	t.Logf("the disks built from os.baseDisk.url and from os.baseDisk.path differ in %d blocks of 4 KiB", n)
+	if n == 0 || n > 16 {
+		t.Errorf("the disks built from os.baseDisk.url and from os.baseDisk.path differ in %d blocks of 4 KiB, want a few (/etc/strata-release)", n)
+	}
+
+	for name, c := range map[string]struct{ baseDisk, want string }{
+		"url":  {"    url: " + ts.URL + "/images/other.qcow2\n    sha256: " + wrong + "\n", "sha256:" + wrong},
+		"path": {"    path: vendor.qcow2\n    sha256: " + wrong + "\n", "has sha256 " + img.sha256 + ", want " + wrong},
+	} {
+		t.Run("wrong sha256 by "+name, func(t *testing.T) {
+			spec := vendorSpec(t, img, c.baseDisk)
+			log, err := strataBuildWith(spec, "disk", filepath.Join(t.TempDir(), "out"), false, versionArgs(r, srv.URL())...)
+			if err == nil {
+				t.Fatalf("a base disk with the wrong sha256 was built on:\n%s", tail(log, 20))
+			}
+			if !strings.Contains(log, c.want) {
+				t.Errorf("the failure does not say %q:\n%s", c.want, tail(log, 30))
+			}
+		})
+	}
+}
+
+// TestVendorDiskVersionBump: a kubernetes.version bump over the same
+// vendor's disk imports nothing again and converts the vendor's disk not
+// again: the qemu image copies the compressed clusters the layer left
+// alone from the vendor disk's own conversion. It logs the times and the
+// clusters reused (docs/benchmarks.md).
+func TestVendorDiskVersionBump(t *testing.T) {
+	r, srv := requireRelease(t)
+	img, _ := vendorNodeDisk(t)
+	spec := vendorSpec(t, img, "    path: vendor.qcow2\n    sha256: "+img.sha256+"\n")
+	build := func(rel *release) (string, time.Duration) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "out")
+		start := time.Now()
+		log, err := strataBuildWith(spec, "qemu", out, false, versionArgs(rel, srv.URL())...)
+		if err != nil {
+			t.Fatalf("the qemu target at Kubernetes %s: %v\n%s", rel.Kubernetes, err, tail(log, 40))
+		}
+		return log, time.Since(start)
+	}
+	_, cold := build(r.previous())
+	log, bump := build(r)
+	for _, step := range []string{"[disk os] import the base disk", "[qemu os] convert disk.raw"} {
+		if !plainCached(log, step) {
+			t.Errorf("the version bump ran %q again", step)
+		}
+	}
+	m := regexp.MustCompile(`reused (\d+) of (\d+) clusters`).FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("the bump's conversion reports no reused clusters:\n%s", tail(log, 40))
+	}
+	reused, _ := strconv.Atoi(m[1])
+	all, _ := strconv.Atoi(m[2])
+	t.Logf("vendor disk, qemu target: at Kubernetes %s %s, bumped to %s %s; the conversion reused %d of %d clusters",
+		r.previous().Kubernetes, cold.Round(time.Second), r.Kubernetes, bump.Round(time.Second), reused, all)
+	// The vendor's OS is most of the disk's data; the layer, a third.
+	if reused*2 < all {
+		t.Errorf("the bump's conversion reused only %d of %d clusters", reused, all)
+	}
+}
+
+// plainCached says whether the step whose name starts with prefix came
+// from cache, as --progress plain reports it ("#N CACHED").
+func plainCached(log, prefix string) bool {
+	ids := map[string]bool{}
+	for _, line := range strings.Split(log, "\n") {
+		id, rest, ok := strings.Cut(line, " ")
+		if !ok || !strings.HasPrefix(id, "#") {
+			continue
+		}
+		if strings.HasPrefix(rest, prefix) {
+			ids[id] = true
+		}
+		if rest == "CACHED" && ids[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// differingBlocks counts the 4 KiB blocks in which two disks differ, or
+// fails when their sizes do.
+func differingBlocks(t *testing.T, a, b string) int {
+	t.Helper()
+	fa, err := os.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	fb, err := os.Open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	sa, _ := fa.Stat()
+	sb, _ := fb.Stat()
+	if sa.Size() != sb.Size() {
+		t.Fatalf("%s has %d bytes, %s %d", a, sa.Size(), b, sb.Size())
+	}
+	const block = 4096
+	ba, bb := make([]byte, 1<<20), make([]byte, 1<<20)
+	n := 0
+	for off := int64(0); off < sa.Size(); off += int64(len(ba)) {
+		na, _ := fa.ReadAt(ba, off)
+		nb, _ := fb.ReadAt(bb, off)
+		if na != nb {
+			t.Fatalf("short read at %d", off)
+		}
+		for i := 0; i < na; i += block {
+			if !bytes.Equal(ba[i:min(i+block, na)], bb[i:min(i+block, na)]) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// readRange reads sectors [start, start+n) of disk.
+func readRange(t *testing.T, disk string, start, n int64) []byte {
+	t.Helper()
+	f, err := os.Open(disk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b := make([]byte, n*512)
+	if _, err := f.ReadAt(b, start*512); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
