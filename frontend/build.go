@@ -20,6 +20,7 @@ import (
 
 	// The distro overlays register themselves.
 	_ "github.com/strata-dev/strata/layers/overlays/debian"
+	_ "github.com/strata-dev/strata/layers/overlays/flatcar"
 	_ "github.com/strata-dev/strata/layers/overlays/rhel"
 	_ "github.com/strata-dev/strata/layers/overlays/ubuntu"
 )

@@ -107,3 +107,33 @@ func TestBaseDiskTargets(t *testing.T) {
 		t.Errorf("rootfs of an OCI-based spec: %v", err)
 	}
 }
+
+// TestVendorDiskOnlyDistro: a distro installed from its vendor's disk
+// alone (Flatcar) needs os.baseDisk, defaults to its own install and
+// bootstrap, refuses install: rootfs on its read-only /usr, and a distro
+// without a bootstrap refuses it at its line.
+func TestVendorDiskOnlyDistro(t *testing.T) {
+	distros := map[string]Distro{
+		"flatcar": {Name: "flatcar", Bootloader: "grub", Install: "sysext", Bootstrap: "ignition",
+			Bootstraps: []string{"ignition"}, VendorDiskOnly: true, ReadOnlyUsr: true},
+		"debian": {Name: "debian", Kernel: "linux-image-amd64", Bootstraps: []string{"cloud-init"}},
+	}
+	k8s := "kubernetes: {" + k8sPins + "}\n"
+	sp, err := Load("node.yaml", []byte(header+"os:\n  distro: flatcar\n  baseDisk: {path: flatcar.img}\n"+k8s), nil, distros)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := sp.Image.Kubernetes; k.Install != "sysext" || k.Bootstrap != "ignition" {
+		t.Errorf("flatcar's defaults: install %q, bootstrap %q", k.Install, k.Bootstrap)
+	}
+	for doc, want := range map[string]string{
+		"os:\n  distro: flatcar\n": "node.yaml:5:3: os.distro: distro flatcar is installed from its vendor's disk image only: set os.baseDisk",
+		"os:\n  distro: flatcar\n  baseDisk: {path: f.img}\n" + strings.Replace(k8s, "{", "{install: rootfs, ", 1): "kubernetes.install: rootfs is not possible on flatcar, whose /usr is a read-only partition of its own; use sysext",
+		"os:\n  distro: debian\n" + strings.Replace(k8s, "{", "{bootstrap: ignition, ", 1):                         "kubernetes.bootstrap: distro debian has no ignition bootstrap; use one of: cloud-init, none",
+	} {
+		_, err := Load("node.yaml", []byte(header+doc), nil, distros)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", doc, err, want)
+		}
+	}
+}

@@ -42,8 +42,8 @@ func (s *Spec) ApplyDefaults(d Distro) {
 	fill(&img.Disk.Root.Label, defaultRootLabel)
 	fill(&img.Disk.Cmdline, d.Cmdline)
 	if img.Kubernetes != nil {
-		fill(&img.Kubernetes.Install, defaultInstall)
-		fill(&img.Kubernetes.Bootstrap, defaultBootstrap)
+		fill(&img.Kubernetes.Install, d.Install, defaultInstall)
+		fill(&img.Kubernetes.Bootstrap, d.Bootstrap, defaultBootstrap)
 		fill(&img.Kubernetes.SandboxImage, SandboxImageFor(img.Kubernetes.Version))
 	}
 }

@@ -47,7 +47,7 @@ var fieldDocs = map[string]string{
 	"kubernetes.source":             "mirror URL serving the upstream layout; checksums still enforced",
 	"kubernetes.sourceSecret":       "ID of the BuildKit secret (--secret id=ID,...) whose value is the Authorization header (\"Bearer ...\", \"Basic ...\") sent with every download below kubernetes.source (docs/credentials.md)",
 	"kubernetes.install":            "where the binaries go: the root filesystem, or a systemd-sysext image",
-	"kubernetes.bootstrap":          "what makes the booted node a cluster member: cloud-init (runs Cluster API's kubeadm bootstrap user-data; installed with growpart) or none",
+	"kubernetes.bootstrap":          "what makes the booted node a cluster member: cloud-init (runs Cluster API's kubeadm bootstrap user-data; installed with growpart), ignition (Flatcar: its disk brings Ignition, which runs the ignition user-data) or none; the distro's default",
 	"kubernetes.sandboxImage":       "pause image pinned in containerd's config",
 	"kubernetes.artifacts":          "per-artifact URL and sha256 overrides",
 	"kubernetes.artifacts.*":        "one artifact's override",

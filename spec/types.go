@@ -212,6 +212,19 @@ type Distro struct {
 	Kernel     string
 	Bootloader string
 	Cmdline    string
+	// Install and Bootstrap are the distro's kubernetes.install and
+	// kubernetes.bootstrap; empty leaves the built-in defaults.
+	Install, Bootstrap string
+	// Bootstraps are the kubernetes.bootstrap values the distro has
+	// besides none; nil does not check.
+	Bootstraps []string
+	// VendorDiskOnly: the distro is installed from its vendor's disk
+	// image alone (Flatcar ships no OCI rootfs to build from), so
+	// os.baseDisk is required.
+	VendorDiskOnly bool
+	// ReadOnlyUsr: /usr is a read-only partition of its own, which a layer
+	// cannot write to: Kubernetes goes in as a system extension.
+	ReadOnlyUsr bool
 }
 
 // namedArtifact is one per-artifact override with its spec name.

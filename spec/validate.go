@@ -26,6 +26,13 @@ func (s *Spec) Validate(distros map[string]Distro) error {
 	v.os(&img.OS, distros)
 	if img.Kubernetes != nil {
 		v.kubernetes(img.Kubernetes)
+		k, d := img.Kubernetes, distros[img.OS.Distro]
+		if d.ReadOnlyUsr && k.Install != "sysext" {
+			v.fail("kubernetes.install", "%s is not possible on %s, whose /usr is a read-only partition of its own; use sysext", k.Install, d.Name)
+		}
+		if d.Bootstraps != nil && k.Bootstrap != "none" && !slices.Contains(d.Bootstraps, k.Bootstrap) {
+			v.fail("kubernetes.bootstrap", "distro %s has no %s bootstrap; use one of: %s, none", d.Name, k.Bootstrap, strings.Join(d.Bootstraps, ", "))
+		}
 	}
 	v.disk(&img.Disk)
 	v.outputs(img.Outputs)
@@ -102,11 +109,16 @@ func (v *validator) os(o *OS, distros map[string]Distro) {
 	if o.Base != "" && !imageRefPattern.MatchString(o.Base) {
 		v.fail("os.base", "invalid image reference %q; use a reference such as docker.io/library/debian:bookworm, or leave os.base out to use the build context os-base", o.Base)
 	}
-	_, known := distros[o.Distro]
-	if !known {
+	d, known := distros[o.Distro]
+	switch {
+	case !known:
 		v.fail("os.distro", "unknown distro %q; known: %s", o.Distro, knownDistros(distros))
+	case d.VendorDiskOnly && o.BaseDisk == nil:
+		v.fail("os.distro", "distro %s is installed from its vendor's disk image only: set os.baseDisk to the image (docs/distros.md)", o.Distro)
 	}
 	switch {
+	case o.BaseDisk != nil || d.VendorDiskOnly:
+		// The kernel is the vendor disk's own (see baseDisk).
 	case o.Kernel == "" && known:
 		v.fail("os.kernel", "required: distro %q has no default kernel; name the kernel package", o.Distro)
 	case o.Kernel != "" && !packagePattern.MatchString(o.Kernel):
@@ -361,9 +373,9 @@ var (
 		pending: "is not supported yet: GRUB support in the disk assembler is pending, and it installs systemd-boot only"}}
 	filesystems  = []choice{{"ext4", true, ""}}
 	installModes = []choice{{"rootfs", true, ""}, {"sysext", true, ""}}
-	// Ignition (Flatcar, Fedora CoreOS) is planned: a distro overlay
-	// names each bootstrap's packages, so it needs one there.
-	bootstraps    = []choice{{"cloud-init", true, ""}, {"none", true, ""}, {"ignition", false, ""}}
+	// A distro overlay names each bootstrap's packages; a bootstrap the
+	// distro lacks fails the OS build (Ignition is Flatcar's).
+	bootstraps    = []choice{{"cloud-init", true, ""}, {"none", true, ""}, {"ignition", true, ""}}
 	sysextFormats = []choice{{"squashfs", true, ""}, {"erofs", true, ""}}
 )
 

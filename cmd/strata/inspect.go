@@ -181,19 +181,21 @@ func checkContent(ctx context.Context, img *diskimage.Image, list []checks.Check
 // writes them into every image it builds; an image without the file
 // (another builder's, or an older strata's) carries none.
 func imageChecks(root fs.FS) ([]checks.Check, error) {
-	name := strings.TrimPrefix(node.ChecksFile, "/")
-	data, err := fs.ReadFile(root, name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	for _, file := range node.ChecksFiles {
+		data, err := fs.ReadFile(root, strings.TrimPrefix(file, "/"))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", file, err)
+		}
+		s, err := checks.Parse("image:"+file, data)
+		if err != nil {
+			return nil, err
+		}
+		return s.Checks, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", node.ChecksFile, err)
-	}
-	s, err := checks.Parse("image:"+node.ChecksFile, data)
-	if err != nil {
-		return nil, err
-	}
-	return s.Checks, nil
+	return nil, nil
 }
 
 // diskResult is the partition and boot report as one result, so that the
@@ -280,6 +282,10 @@ func printReport(out io.Writer, r *disk.Report) {
 			fmt.Fprintf(tw, "    cmdline\t%s\n", e.Cmdline)
 			tw.Flush()
 		}
+	}
+
+	if len(r.GRUB) > 0 {
+		fmt.Fprintf(out, "\nGRUB (its configuration is not read): %s\n", strings.Join(r.GRUB, " "))
 	}
 
 	if len(r.ESPFiles) > 0 {

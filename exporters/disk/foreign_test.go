@@ -136,9 +136,19 @@ func TestAddLayerFlatcarLayout(t *testing.T) {
 		t.Errorf("OEM: want btrfs recognised, got %+v", r.Partitions[4])
 	}
 
+	if len(r.Problems) != 0 || len(r.GRUB) == 0 {
+		t.Errorf("Flatcar's GRUB ESP: problems %q, GRUB files %q", r.Problems, r.GRUB)
+	}
+
+	// The flatcar overlay's layer: the Kubernetes extension where
+	// Flatcar's tooling puts it, its symlink, configuration in /etc.
 	layer := t.TempDir()
 	must(t, os.MkdirAll(filepath.Join(layer, "etc/kubernetes"), 0o755))
 	must(t, os.WriteFile(filepath.Join(layer, "etc/kubernetes/kubelet.conf"), []byte("layer\n"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(layer, "opt/extensions/kubernetes"), 0o755))
+	must(t, os.WriteFile(filepath.Join(layer, "opt/extensions/kubernetes/kubernetes-v1.31.2-x86-64.raw"), []byte("hsqs"), 0o644))
+	must(t, os.MkdirAll(filepath.Join(layer, "etc/extensions"), 0o755))
+	must(t, os.Symlink("/opt/extensions/kubernetes/kubernetes-v1.31.2-x86-64.raw", filepath.Join(layer, "etc/extensions/kubernetes.raw")))
 	out := filepath.Join(t.TempDir(), "disk.raw")
 	res, err := AddLayer(context.Background(), base, layer, out, LayerOptions{Epoch: fixtureEpoch})
 	must(t, err)
@@ -151,6 +161,10 @@ func TestAddLayerFlatcarLayout(t *testing.T) {
 	}
 	if got := debugfs(t, dev, "cat /etc/os-release"); !strings.Contains(got, "ID=flatcar") {
 		t.Errorf("vendor file lost on ROOT: %q", got)
+	}
+	if got := debugfs(t, dev, "stat /etc/extensions/kubernetes.raw"); !strings.Contains(got, "Type: symlink") ||
+		!strings.Contains(got, "/opt/extensions/kubernetes/kubernetes-v1.31.2-x86-64.raw") {
+		t.Errorf("the extension's symlink on ROOT: %q", got)
 	}
 	run(t, "e2fsck", "-fn", dev)
 	sameOutside(t, base, out, res.Root)

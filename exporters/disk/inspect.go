@@ -34,6 +34,10 @@ type Report struct {
 	ESPFiles []FileReport `json:"espFiles,omitempty"`
 	// Loader is systemd-boot's configuration read from the ESP, if any.
 	Loader *LoaderReport `json:"loader,omitempty"`
+	// GRUB lists the ESP's GRUB files (EFI binaries, grub.cfg) of a disk
+	// without systemd-boot's configuration, as vendors' disks boot; its
+	// entries are not read.
+	GRUB []string `json:"grub,omitempty"`
 	// Problems are inconsistencies found offline: entries pointing at
 	// missing files, a root= that matches no partition, and the like.
 	Problems []string `json:"problems,omitempty"`

@@ -33,7 +33,13 @@ func inspectESP(r *Report, b backend.Storage, esp PartitionReport) error {
 		return err
 	}
 	if err != nil {
-		r.Problems = append(r.Problems, "no "+espLoaderConf)
+		// A vendor's disk (Debian's and Ubuntu's cloud images, Flatcar)
+		// boots GRUB from the ESP, whose configuration strata does not
+		// read: it is reported, and only a disk with neither boot loader
+		// is a problem.
+		if r.GRUB = grubFiles(r.ESPFiles); len(r.GRUB) == 0 {
+			r.Problems = append(r.Problems, "no boot loader on the ESP: neither systemd-boot's "+espLoaderConf+" nor GRUB (grub*.efi, grub.cfg)")
+		}
 		return nil
 	}
 	lc := parseLoaderConf(string(conf))
@@ -141,4 +147,17 @@ func safeFAT[T any](fn func() (T, error)) (v T, err error) {
 
 func readFATFile(fs *fat32.FileSystem, p string) ([]byte, error) {
 	return safeFAT(func() ([]byte, error) { return fs.ReadFile(p) })
+}
+
+// grubFiles are the ESP's files that show GRUB boots the disk: its EFI
+// binaries and configuration files.
+func grubFiles(files []FileReport) []string {
+	var found []string
+	for _, f := range files {
+		name := strings.ToLower(path.Base(f.Path))
+		if name == "grub.cfg" || strings.HasPrefix(name, "grub") && strings.HasSuffix(name, ".efi") {
+			found = append(found, f.Path)
+		}
+	}
+	return found
 }

@@ -57,3 +57,53 @@ func TestInspectESPRefusesDotNames(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectESPBootLoaders: an ESP with systemd-boot's configuration is
+// read as such; one with GRUB's files instead, as vendors' cloud images
+// and Flatcar boot, is reported as GRUB without a problem; one with
+// neither is a problem.
+func TestInspectESPBootLoaders(t *testing.T) {
+	for name, c := range map[string]struct {
+		files    []espFile
+		grub     []string
+		problems int
+	}{
+		"systemd-boot": {files: []espFile{
+			{Path: "/EFI/BOOT/BOOTX64.EFI", Data: []byte("sd-boot")},
+			{Path: "/loader/loader.conf", Data: []byte("default a.conf\n")},
+			{Path: "/loader/entries/a.conf", Data: []byte("title a\nlinux /vmlinuz\n")},
+			{Path: "/vmlinuz", Data: []byte("k")},
+		}},
+		"grub, as Debian's cloud images": {files: []espFile{
+			{Path: "/EFI/BOOT/BOOTX64.EFI", Data: []byte("shim")},
+			{Path: "/EFI/debian/grubx64.efi", Data: []byte("grub")},
+			{Path: "/EFI/debian/grub.cfg", Data: []byte("configfile $prefix/grub.cfg\n")},
+		}, grub: []string{"/EFI/debian/grubx64.efi", "/EFI/debian/grub.cfg"}},
+		"neither": {files: []espFile{{Path: "/EFI/BOOT/BOOTX64.EFI", Data: []byte("?")}}, problems: 1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			img := filepath.Join(t.TempDir(), "esp.img")
+			const size = 1 << 20
+			f, err := os.Create(img)
+			must(t, err)
+			defer f.Close()
+			must(t, f.Truncate(size))
+			fs, err := fat32.Create(file.New(f, false), size, 0, SectorSize, espLabel, true)
+			must(t, err)
+			for _, ef := range c.files {
+				must(t, writeESPFile(fs, ef))
+			}
+			r := &Report{}
+			must(t, inspectESP(r, file.New(f, true), PartitionReport{Start: 0, End: size}))
+			if len(r.Problems) != c.problems {
+				t.Errorf("problems %q, want %d", r.Problems, c.problems)
+			}
+			if strings.Join(r.GRUB, " ") != strings.Join(c.grub, " ") {
+				t.Errorf("GRUB files %q, want %q", r.GRUB, c.grub)
+			}
+			if systemdBoot := r.Loader != nil; systemdBoot != (name == "systemd-boot") {
+				t.Errorf("systemd-boot configuration read: %v", systemdBoot)
+			}
+		})
+	}
+}

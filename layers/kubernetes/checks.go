@@ -31,13 +31,13 @@ const wantsDir = "/etc/systemd/system/multi-user.target.wants/"
 const unitDir = "/usr/lib/systemd/system/"
 
 // Checks are what an image with this layer must hold, worked out from k
-// alone: its units enabled and swap masked, its binaries (or with install:
+// and the distro's sysext layout alone: its units enabled and swap masked, its binaries (or with install:
 // sysext its system extension) and image tarballs in place, the pinned
 // version in the provenance files, containerd's config pinning the sandbox
 // image, its sysctls and modules in effect at boot, and the cloud-init
 // ordering of its bootstrap. Binaries are not run: the version comes from
 // the files the build writes beside them.
-func Checks(k *spec.Kubernetes) []checks.Check {
+func Checks(k *spec.Kubernetes, layout sysext.Layout) []checks.Check {
 	var as []checks.Assertion
 	add := func(a ...checks.Assertion) { as = append(as, a...) }
 	inSysext := k.Install == "sysext"
@@ -55,11 +55,13 @@ func Checks(k *spec.Kubernetes) []checks.Check {
 	add(checks.Service{Unit: "swap.target", State: []string{"masked"}})
 
 	if inSysext {
-		e := Extension(k)
+		e := Extension(k, layout)
 		add(checks.File{Path: e.StorePath(), Type: "file"},
 			checks.File{Path: e.MergedPath(), Target: ptr(e.StorePath())},
-			checks.Service{Unit: "systemd-sysext.service"},
-			checks.Service{Unit: sysext.ReloadUnit})
+			checks.Service{Unit: "systemd-sysext.service"})
+		if e.ReloadUnit() {
+			add(checks.Service{Unit: sysext.ReloadUnit})
+		}
 		if u := k.SysextImage().Updates; u != "" {
 			add(checks.File{Path: sysext.TransferPath(e), Mode: "0644", Equals: ptr(sysext.Transfer(e, u))})
 		}
@@ -108,8 +110,8 @@ func Checks(k *spec.Kubernetes) []checks.Check {
 
 // Extension is the system extension install: sysext puts on the disk:
 // named kubernetes, versioned by the release it carries.
-func Extension(k *spec.Kubernetes) sysext.Extension {
-	return sysext.Extension{Name: "kubernetes", Version: k.Version, Format: k.SysextImage().Format}
+func Extension(k *spec.Kubernetes, layout sysext.Layout) sysext.Extension {
+	return sysext.Extension{Name: "kubernetes", Version: k.Version, Format: k.SysextImage().Format, Layout: layout}
 }
 
 // executable is a binary as the layer installs it: a regular file of

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"fmt"
+	"github.com/strata-dev/strata/layers/sysext"
 	"os"
 	"reflect"
 	"strings"
@@ -34,7 +35,7 @@ func byDescription(t *testing.T, list []checks.Check) map[string]checks.Assertio
 func TestChecksRootfs(t *testing.T) {
 	k := testKubernetes()
 	k.Bootstrap = "cloud-init"
-	got := byDescription(t, Checks(k))
+	got := byDescription(t, Checks(k, sysext.Layout{}))
 	for _, p := range []string{"/usr/bin/kubelet", "/usr/bin/kubeadm", "/usr/bin/kubectl", "/usr/local/bin/containerd",
 		"/usr/local/bin/containerd-shim-runc-v2", "/usr/local/bin/ctr", "/usr/local/sbin/runc", "/usr/local/bin/crictl",
 		"/opt/cni/bin/bridge", "/opt/cni/bin/host-local", "/opt/cni/bin/loopback", "/opt/cni/bin/portmap"} {
@@ -51,7 +52,7 @@ func TestChecksRootfs(t *testing.T) {
 	if a := got["service swap.target"]; !reflect.DeepEqual(a, checks.Service{Unit: "swap.target", State: []string{"masked"}}) {
 		t.Errorf("swap.target: %#v", a)
 	}
-	for _, absent := range []string{"service " + ImportUnit, "file " + importScript, "file " + Extension(k).StorePath()} {
+	for _, absent := range []string{"service " + ImportUnit, "file " + importScript, "file " + Extension(k, sysext.Layout{}).StorePath()} {
 		if got[absent] != nil {
 			t.Errorf("without images or a sysext, a check of %s", absent)
 		}
@@ -69,14 +70,14 @@ func TestChecksRootfs(t *testing.T) {
 		}
 	}
 	k.Bootstrap = "none"
-	if n := len(Checks(k)); n != len(got)-2 {
+	if n := len(Checks(k, sysext.Layout{})); n != len(got)-2 {
 		t.Errorf("bootstrap none: %d checks, want the %d less the two cloud-init drop-ins", n, len(got))
 	}
 }
 
 // TestChecksSysctlsAndModules: every setting of the files the layer writes.
 func TestChecksSysctlsAndModules(t *testing.T) {
-	got := byDescription(t, Checks(testKubernetes()))
+	got := byDescription(t, Checks(testKubernetes(), sysext.Layout{}))
 	n := 0
 	for _, line := range strings.Split(sysctls, "\n") {
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -109,7 +110,7 @@ func TestChecksSandboxPin(t *testing.T) {
 	} {
 		k := testKubernetes()
 		k.Containerd = containerd
-		a, _ := byDescription(t, Checks(k))["file /etc/containerd/config.toml"].(checks.File)
+		a, _ := byDescription(t, Checks(k, sysext.Layout{}))["file /etc/containerd/config.toml"].(checks.File)
 		if !reflect.DeepEqual(a.Contains, []string{want, "SystemdCgroup = true"}) {
 			t.Errorf("containerd %s: config check %#v, want it to contain %s", containerd, a, want)
 		}
@@ -125,7 +126,7 @@ func TestChecksSandboxPin(t *testing.T) {
 func TestChecksImages(t *testing.T) {
 	k := testKubernetes()
 	k.Images = []spec.Image{{Name: "kube-proxy"}, {Name: "pause", URL: "https://m.example/pause.tar"}}
-	got := byDescription(t, Checks(k))
+	got := byDescription(t, Checks(k, sysext.Layout{}))
 	for _, name := range []string{"kube-proxy", "pause"} {
 		p := ImagesDir + "/" + name + ".tar"
 		if a := got["file "+p]; !reflect.DeepEqual(a, checks.File{Path: p, Type: "file", Mode: "0644", Owner: "0"}) {
@@ -142,7 +143,7 @@ func TestChecksSysext(t *testing.T) {
 	k.Install = "sysext"
 	k.Images = []spec.Image{{Name: "kube-proxy"}}
 	k.Sysext = &spec.Sysext{Updates: "https://updates.example/k8s/"}
-	got := byDescription(t, Checks(k))
+	got := byDescription(t, Checks(k, sysext.Layout{}))
 	for d := range got {
 		// The payload is in the extension: nothing under /usr or /opt is
 		// looked for in the root filesystem.
@@ -188,7 +189,7 @@ func TestArchiveExecutablesCoverTheCatalog(t *testing.T) {
 			t.Errorf("archiveExecutables names %s, which is no archive of the catalog", name)
 		}
 	}
-	if _, err := checks.Marshal(Checks(testKubernetes())); err != nil {
+	if _, err := checks.Marshal(Checks(testKubernetes(), sysext.Layout{})); err != nil {
 		t.Error(err)
 	}
 }
@@ -222,7 +223,7 @@ func TestChecksDocumented(t *testing.T) {
 		k.Install, k.Bootstrap = install, "cloud-init"
 		k.Images = []spec.Image{{Name: "kube-proxy"}}
 		k.Sysext = &spec.Sysext{Updates: "https://updates.example/"}
-		for _, c := range Checks(k) {
+		for _, c := range Checks(k, sysext.Layout{}) {
 			var name, alt string
 			switch a := c.Assert.(type) {
 			case checks.File:

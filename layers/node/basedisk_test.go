@@ -86,3 +86,22 @@ func TestVendorDiskChecks(t *testing.T) {
 		}
 	}
 }
+
+// TestVendorDiskLayersEverything: whichever way Kubernetes is installed,
+// every layer reaches the vendor's disk, the OS files among them.
+func TestVendorDiskLayersEverything(t *testing.T) {
+	for _, install := range []string{"rootfs", "sysext"} {
+		in := vendorInput(t)
+		in.Spec = loadSpecFile(t, "testdata/k8s-basedisk.yaml", map[string]string{"KUBERNETES_INSTALL": install})
+		g, err := Build(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		disk := dumpGraph(t, g.Disk)
+		for _, want := range []string{"/etc/sysctl.d/90-strata.conf", "/etc/strata-release", "/usr/lib/strata/checks.yaml", "/etc/kubernetes-version"} {
+			if !strings.Contains(disk, want) {
+				t.Errorf("install %s: the disk graph lacks %s", install, want)
+			}
+		}
+	}
+}

@@ -36,7 +36,7 @@ func Checks(in Input) ([]checks.Check, error) {
 		defaults = append(defaults, checks.Check{Source: oslayer.ChecksSource, Assert: checks.Cmdline{Arg: arg}})
 	}
 	if k := img.Kubernetes; k != nil {
-		defaults = append(defaults, kubernetes.Checks(k)...)
+		defaults = append(defaults, kubernetes.Checks(k, in.Distro.Sysext)...)
 	}
 	list := once(defaults)
 	for _, c := range list {

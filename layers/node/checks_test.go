@@ -145,15 +145,6 @@ func TestChecksValidateErrors(t *testing.T) {
 	}
 }
 
-// TestKubernetesExtensionIsTheLayers: the Kubernetes layer's checks look
-// for the extension where Build puts it.
-func TestKubernetesExtensionIsTheLayers(t *testing.T) {
-	k := loadNode(t, "testdata/k8s-node.yaml", "", map[string]string{"KUBERNETES_INSTALL": "sysext"}).Spec.Image.Kubernetes
-	if got, want := kubernetes.Extension(k), kubernetesExtension(k); got != want {
-		t.Errorf("the checks' extension %+v, Build's %+v", got, want)
-	}
-}
-
 // TestChecksPassOnTheLayersTree runs a node's checks against the tree its
 // graph writes (every file, directory and link of its FileOps, applied as
 // the merges order them) plus what the steps a unit test cannot run would

@@ -30,8 +30,20 @@ func TestDistroGolden(t *testing.T) {
 				t.Fatalf("%s builds distro %q, not %q", path, sp.Image.OS.Distro, name)
 			}
 			g := buildGraph(t, sp)
-			for layer, got := range map[string]string{"os": dumpGraph(t, g.OS), "overlay": dumpGraph(t, g.Overlay)} {
+			graphs := map[string]string{"os": dumpGraph(t, g.OS), "overlay": dumpGraph(t, g.Overlay)}
+			if sp.Image.OS.BaseDisk != nil {
+				// The OS is the vendor's: what is added to it is the graph.
+				graphs["disk"] = dumpGraph(t, g.Disk)
+			}
+			for layer, got := range graphs {
 				compareGolden(t, filepath.Join("testdata", "distros", name+"-"+layer+".golden"), got)
+			}
+			if d, _ := overlays.Lookup(name); d.Defaults.ReadOnlyUsr {
+				for p := range treeOf(t, g.Rootfs) {
+					if p == "usr" || strings.HasPrefix(p, "usr/") {
+						t.Errorf("a layer of distro %s, whose /usr is read-only, writes /%s", name, p)
+					}
+				}
 			}
 		})
 	}

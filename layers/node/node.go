@@ -110,7 +110,7 @@ func Build(in Input) (Graph, error) {
 		}
 		tree := layer.Tree()
 		g.Kubernetes = &tree
-		ext := kubernetesExtension(k)
+		ext := kubernetes.Extension(k, in.Distro.Sysext)
 		image := sysext.Image(sysext.Input{Extension: ext, Payload: layer.Payload(), Tools: in.Tools, Binary: ToolsBinary,
 			Seed: in.Spec.Digest(), Epoch: in.contentEpoch(), Located: located(in, "kubernetes.install")})
 		g.KubernetesSysext = &image
@@ -202,9 +202,16 @@ type nodeDiskParts struct {
 // and are assembled whole.
 func nodeDisk(in Input, st stack, rootfs llb.State, cmdline, step string) nodeDiskParts {
 	if in.BaseDisk != nil {
-		// The whole stack is the layer: the vendor's disk is the OS.
-		base := vendorDisk(in)
-		d := nodeDiskParts{os: &base, upper: st.merge("["+step+"] merge ", 0, len(st.states)), names: st.names, step: step}
+		// The vendor's disk is the OS. The stable layers go onto it
+		// first, so that a Kubernetes bump reuses that disk as it
+		// reuses an assembled OS disk.
+		base, from := vendorDisk(in), 0
+		if st.stable > 1 {
+			base = addLayer(in, base, st.merge("["+step+" os] merge ", 0, st.stable), st.names[:st.stable], step+" os", false)
+			from = st.stable
+		}
+		d := nodeDiskParts{os: &base, upper: st.merge("["+step+"] merge ", from, len(st.states)),
+			names: st.names[from:], step: step}
 		d.full = addLayer(in, base, d.upper, d.names, step, false)
 		return d
 	}
@@ -316,12 +323,6 @@ func addLayer(in Input, base, layer llb.State, names []string, step string, delt
 		opts = append(opts, loc)
 	}
 	return in.Tools.Run(opts...).AddMount("/out", llb.Scratch())
-}
-
-// kubernetesExtension names the Kubernetes sysext after the release it
-// carries.
-func kubernetesExtension(k *spec.Kubernetes) sysext.Extension {
-	return sysext.Extension{Name: "kubernetes", Version: k.Version, Format: k.SysextImage().Format}
 }
 
 // located returns the constraint that tags a step with field's YAML

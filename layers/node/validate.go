@@ -17,6 +17,22 @@ import (
 // image file, so a user needs no spec to check an image.
 const ChecksFile = "/usr/lib/strata/checks.yaml"
 
+// ChecksFileEtc is ChecksFile on a distro whose /usr no layer can write
+// (spec.Distro.ReadOnlyUsr: Flatcar). strata inspect reads either.
+const ChecksFileEtc = "/etc/strata/checks.yaml"
+
+// ChecksFiles are where strata inspect looks for the image's checks, in
+// order.
+var ChecksFiles = []string{ChecksFile, ChecksFileEtc}
+
+// checksPath is where in's image carries its checks.
+func checksPath(in Input) string {
+	if in.Distro.Defaults.ReadOnlyUsr {
+		return ChecksFileEtc
+	}
+	return ChecksFile
+}
+
 // ValidationReport is the JUnit report a validation step leaves in its
 // output directory.
 const ValidationReport = "checks.junit.xml"
@@ -32,8 +48,8 @@ func checksGraph(in Input) (llb.State, error) {
 	if err != nil {
 		return llb.State{}, fmt.Errorf("checks: %w", err)
 	}
-	return files.Write(files.Root(), []spec.File{{Path: ChecksFile, Mode: "0644", Content: string(data)}},
-		llb.WithCustomName(fmt.Sprintf("[checks] write %s (%d checks)", ChecksFile, len(list)))), nil
+	return files.Write(files.Root(), []spec.File{{Path: checksPath(in), Mode: "0644", Content: string(data)}},
+		llb.WithCustomName(fmt.Sprintf("[checks] write %s (%d checks)", checksPath(in), len(list)))), nil
 }
 
 // validate runs `strata inspect` on disk, a directory holding DiskFile, in
@@ -47,7 +63,7 @@ func validate(in Input, disk llb.State, step string) llb.State {
 	opts := []llb.RunOption{
 		llb.Network(pb.NetMode_NONE),
 		llb.AddMount("/disk", disk, llb.Readonly, llb.ContentCache(llb.MountContentCacheOff)),
-		llb.WithCustomName(fmt.Sprintf("[%s] validate %s: partitions, boot entry, %s and hygiene", step, DiskFile, ChecksFile)),
+		llb.WithCustomName(fmt.Sprintf("[%s] validate %s: partitions, boot entry, %s and hygiene", step, DiskFile, checksPath(in))),
 	}
 	// The secrets the build used are mounted here too, so the hygiene
 	// scan proves their values reached no file of the disk. Mounted, they

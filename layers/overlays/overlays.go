@@ -9,6 +9,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/strata-dev/strata/layers/sysext"
 	"github.com/strata-dev/strata/spec"
 )
 
@@ -42,6 +43,9 @@ type Distro struct {
 	// Initrd is how the distro adds drivers to its initrd, for the
 	// providers whose disks need them at boot.
 	Initrd Initrd
+	// Sysext is where the distro keeps system extensions (install:
+	// sysext); the zero Layout is strata's own.
+	Sysext sysext.Layout
 }
 
 // Bootstrap is one way a node becomes a cluster member on first boot.
@@ -116,7 +120,13 @@ func Defaults() map[string]spec.Distro {
 	defer mu.RUnlock()
 	out := make(map[string]spec.Distro, len(registry))
 	for name, d := range registry {
-		out[name] = d.Defaults
+		def := d.Defaults
+		def.Bootstraps = make([]string, 0, len(d.Bootstraps))
+		for b := range d.Bootstraps {
+			def.Bootstraps = append(def.Bootstraps, b)
+		}
+		sort.Strings(def.Bootstraps)
+		out[name] = def
 	}
 	return out
 }

@@ -33,12 +33,41 @@ const (
 // merged it (see reloadUnit).
 const ReloadUnit = "strata-sysext-reload.service"
 
+// Layout is where a distro keeps system extensions on the node. The zero
+// Layout is strata's own: StoreDir, MergedDir and the reload unit.
+type Layout struct {
+	Store  string // the directory holding the image files
+	Merged string // the directory systemd-sysext merges, holding symlinks
+	// DistroReloads: the distro loads the units of merged extensions
+	// itself (Flatcar's ensure-sysext.service), so strata's reload unit,
+	// which would have to go to /usr, is left out.
+	DistroReloads bool
+}
+
 // Extension names one system extension image.
 type Extension struct {
 	Name    string // "kubernetes": extension-release.NAME, merged as NAME.raw
 	Version string // "v1.36.3": part of the file name, for systemd-sysupdate
 	Format  string // squashfs or erofs
+	Layout  Layout
 }
+
+func (e Extension) storeDir() string {
+	if e.Layout.Store != "" {
+		return e.Layout.Store
+	}
+	return StoreDir
+}
+
+func (e Extension) mergedDir() string {
+	if e.Layout.Merged != "" {
+		return e.Layout.Merged
+	}
+	return MergedDir
+}
+
+// ReloadUnit says whether the node needs strata's reload unit.
+func (e Extension) ReloadUnit() bool { return !e.Layout.DistroReloads }
 
 // FileName is the versioned image file name, in the NAME-VERSION-ARCH.raw
 // pattern update sources use.
@@ -47,10 +76,10 @@ func (e Extension) FileName() string {
 }
 
 // StorePath is where the image file sits on the node.
-func (e Extension) StorePath() string { return StoreDir + "/" + e.FileName() }
+func (e Extension) StorePath() string { return e.storeDir() + "/" + e.FileName() }
 
 // MergedPath is the name systemd-sysext merges the image under.
-func (e Extension) MergedPath() string { return MergedDir + "/" + e.Name + ".raw" }
+func (e Extension) MergedPath() string { return e.mergedDir() + "/" + e.Name + ".raw" }
 
 // Release is the extension-release file. ID=_any: the payload is made of
 // upstream's release binaries, built to run on any glibc-based distro. EXTENSION_RELOAD_MANAGER asks systemd 255 and newer to load the
@@ -109,8 +138,12 @@ func Install(e Extension, image llb.State, updates string) llb.State {
 		llb.WithCustomName("[sysext] install "+e.StorePath()))
 	var b files.Batch
 	b.Symlink(e.StorePath(), e.MergedPath())
-	b.File(spec.File{Path: "/usr/lib/systemd/system/" + ReloadUnit, Mode: "0644", Content: reloadUnit})
-	for _, unit := range []string{"systemd-sysext.service", ReloadUnit} {
+	units := []string{"systemd-sysext.service"}
+	if e.ReloadUnit() {
+		b.File(spec.File{Path: "/usr/lib/systemd/system/" + ReloadUnit, Mode: "0644", Content: reloadUnit})
+		units = append(units, ReloadUnit)
+	}
+	for _, unit := range units {
 		b.Symlink("/usr/lib/systemd/system/"+unit, "/etc/systemd/system/sysinit.target.wants/"+unit)
 	}
 	if updates != "" {
@@ -169,7 +202,7 @@ Path=%s
 MatchPattern=%s
 CurrentSymlink=%s
 InstancesMax=2
-`, e.Name, e.Name, updates, pattern, StoreDir, pattern, e.MergedPath())
+`, e.Name, e.Name, updates, pattern, e.storeDir(), pattern, e.MergedPath())
 }
 
 // patchPattern replaces the patch number of the file name's version with
