@@ -20,7 +20,8 @@ const ContextOSDisk = "os-disk"
 
 // vendorDisk fetches os.baseDisk's image: the os-disk context wins, then
 // the URL, downloaded by BuildKit, which checks the sha256 and caches the
-// file by it, then the path in the build context.
+// file by it (a sha512 is import-disk's to check), then the path in the
+// build context.
 func vendorDisk(ctx context.Context, bc *dockerui.Client, sp *spec.Spec, src *dockerui.Source) (*node.VendorDisk, error) {
 	d := sp.Image.OS.BaseDisk
 	st, _, err := namedContext(ctx, bc, ContextOSDisk)
@@ -36,8 +37,13 @@ func vendorDisk(ctx context.Context, bc *dockerui.Client, sp *spec.Spec, src *do
 		if u, err := url.Parse(d.URL); err == nil && path.Base(u.Path) != "/" && path.Base(u.Path) != "." {
 			name = path.Base(u.Path)
 		}
-		fetched := llb.HTTP(d.URL, llb.Checksum(digest.NewDigestFromEncoded(digest.SHA256, d.SHA256)), llb.Filename(name),
-			llb.WithCustomName("[os] fetch the base disk "+d.URL))
+		opts := []llb.HTTPOption{llb.Filename(name), llb.WithCustomName("[os] fetch the base disk " + d.URL)}
+		if d.SHA256 != "" {
+			// BuildKit checks only sha256 digests; a sha512 is checked
+			// by strata import-disk before the disk is used.
+			opts = append(opts, llb.Checksum(digest.NewDigestFromEncoded(digest.SHA256, d.SHA256)))
+		}
+		fetched := llb.HTTP(d.URL, opts...)
 		return &node.VendorDisk{Dir: fetched, From: d.URL}, nil
 	case d.Path != "":
 		main, err := bc.MainContext(ctx, llb.FollowPaths([]string{d.Path}),

@@ -3,8 +3,11 @@ package spec
 import (
 	"net/url"
 	"path"
+	"regexp"
 	"strings"
 )
+
+var sha512Hex = regexp.MustCompile(`^[0-9a-f]{128}$`)
 
 // baseDiskFormats are the image formats a vendor's disk may come in, as
 // strata's readers (exporters/formats) name them.
@@ -41,8 +44,8 @@ func (v *validator) baseDisk(o *OS) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			v.fail(f+".url", "invalid URL %q; use an http:// or https:// URL", d.URL)
 		}
-		if d.SHA256 == "" {
-			v.fail(f+".sha256", "required with os.baseDisk.url: a downloaded disk is checked before anything is added to it; set the image file's sha256 as the vendor publishes it (64 hex digits)")
+		if d.SHA256 == "" && d.SHA512 == "" {
+			v.fail(f+".sha256", "required with os.baseDisk.url: a downloaded disk is checked before anything is added to it; set the image file's sha256 as the vendor publishes it (64 hex digits), or its sha512")
 		}
 	case d.Path != "":
 		if path.IsAbs(d.Path) || path.Clean(d.Path) != d.Path || d.Path == ".." || strings.HasPrefix(d.Path, "../") {
@@ -51,6 +54,12 @@ func (v *validator) baseDisk(o *OS) {
 	}
 	if h := d.SHA256; h != "" && !sha256Hex.MatchString(h) {
 		v.fail(f+".sha256", "invalid sha256 %q; use the 64 lowercase hex digits (as sha256sum prints them)", h)
+	}
+	switch h := d.SHA512; {
+	case h != "" && d.SHA256 != "":
+		v.fail(f+".sha512", "conflicts with os.baseDisk.sha256; give one checksum")
+	case h != "" && !sha512Hex.MatchString(h):
+		v.fail(f+".sha512", "invalid sha512 %q; use the 128 lowercase hex digits (as sha512sum prints them)", h)
 	}
 	if d.Format != "" {
 		v.choice(f+".format", "disk image format", d.Format, baseDiskFormats)

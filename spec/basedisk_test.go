@@ -10,6 +10,7 @@ const vendorSum = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abc
 func TestBaseDiskValid(t *testing.T) {
 	for name, doc := range map[string]string{
 		"by URL":           "os:\n  baseDisk:\n    url: https://vendor.example/img.qcow2\n    sha256: " + vendorSum + "\n    format: qcow2\n",
+		"by URL, sha512":   "os:\n  baseDisk:\n    url: https://vendor.example/img.qcow2\n    sha512: " + strings.Repeat("0a", 64) + "\n",
 		"by path":          "os:\n  baseDisk: {path: images/vendor.raw}\n",
 		"from the context": "os:\n  baseDisk: {}\n",
 		"with files":       "os:\n  baseDisk: {path: v.raw}\n  files: [{path: /etc/motd, content: hi}]\n  sysctl: {net.ipv4.ip_forward: '1'}\n  modules: [br_netfilter]\n",
@@ -28,7 +29,7 @@ func TestBaseDiskErrors(t *testing.T) {
 		{
 			name: "a URL without a checksum fails closed",
 			doc:  header + "os:\n  baseDisk:\n    url: https://vendor.example/img.qcow2\n",
-			want: "node.yaml:5:3: os.baseDisk.sha256: required with os.baseDisk.url: a downloaded disk is checked before anything is added to it; set the image file's sha256 as the vendor publishes it (64 hex digits)",
+			want: "node.yaml:5:3: os.baseDisk.sha256: required with os.baseDisk.url: a downloaded disk is checked before anything is added to it; set the image file's sha256 as the vendor publishes it (64 hex digits), or its sha512",
 		},
 		{
 			name: "bad URL, checksum and format",
@@ -36,6 +37,16 @@ func TestBaseDiskErrors(t *testing.T) {
 			want: `node.yaml:6:5: os.baseDisk.url: invalid URL "ftp://vendor.example/img"; use an http:// or https:// URL` + "\n" +
 				`node.yaml:7:5: os.baseDisk.sha256: invalid sha256 "ABC"; use the 64 lowercase hex digits (as sha256sum prints them)` + "\n" +
 				`node.yaml:8:5: os.baseDisk.format: unknown disk image format "iso"; allowed: raw, qcow2, vmdk, vhd`,
+		},
+		{
+			name: "sha512 instead of sha256, one at a time",
+			doc:  header + "os:\n  baseDisk:\n    url: https://v.example/d.qcow2\n    sha256: " + vendorSum + "\n    sha512: " + strings.Repeat("ab", 64) + "\n",
+			want: "node.yaml:8:5: os.baseDisk.sha512: conflicts with os.baseDisk.sha256; give one checksum",
+		},
+		{
+			name: "a short sha512",
+			doc:  header + "os:\n  baseDisk:\n    url: https://v.example/d.qcow2\n    sha512: " + vendorSum + "\n",
+			want: `node.yaml:7:5: os.baseDisk.sha512: invalid sha512 "` + vendorSum + `"; use the 128 lowercase hex digits (as sha512sum prints them)`,
 		},
 		{
 			name: "url and path",

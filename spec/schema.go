@@ -23,6 +23,7 @@ var fieldDocs = map[string]string{
 	"os.baseDisk.url":               "where to download the disk image (http or https); needs sha256",
 	"os.baseDisk.path":              "the disk image's path relative to the build context",
 	"os.baseDisk.sha256":            "the image file's sha256 (64 hex digits) as published; a mismatch fails the build",
+	"os.baseDisk.sha512":            "the image file's sha512 (128 hex digits), for vendors that publish SHA-512 sums only (Debian, Flatcar); instead of sha256",
 	"os.baseDisk.format":            "the image file's format; detected from its header by default",
 	"os.distro":                     "the distro overlay; docs/distros.md lists them",
 	"os.kernel":                     "kernel package; the overlay's by default",

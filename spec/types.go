@@ -95,12 +95,15 @@ type OS struct {
 
 // BaseDisk is a disk image a vendor published (raw, qcow2, VMDK or VHD),
 // by URL or by a path in the build context; the named context os-disk
-// replaces both. SHA256 is the image file's checksum as published: a URL
+// replaces both. SHA256 (or SHA512) is the image file's checksum as published: a URL
 // without one is refused, since the build would trust whatever it got.
 type BaseDisk struct {
 	URL    string `yaml:"url" json:"url,omitempty"`
 	Path   string `yaml:"path" json:"path,omitempty"`
 	SHA256 string `yaml:"sha256" json:"sha256,omitempty"`
+	// SHA512 replaces SHA256 for vendors that publish SHA-512 sums only
+	// (Debian's SHA512SUMS, Flatcar's DIGESTS).
+	SHA512 string `yaml:"sha512" json:"sha512,omitempty"`
 	// Format is the image file's format; empty means detected from its
 	// header.
 	Format string `yaml:"format" json:"format,omitempty"`

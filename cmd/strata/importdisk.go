@@ -2,8 +2,10 @@ package main
 
 import (
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,7 +17,7 @@ import (
 )
 
 func newImportDiskCmd() *cobra.Command {
-	var output, sum, format string
+	var output, sum, sum512, format string
 	cmd := &cobra.Command{
 		Use:   "import-disk (IMAGE | DIR) -o disk.raw [--sha256 HEX] [--format FORMAT]",
 		Short: "Check a vendor's disk image and write it as the raw disk strata adds layers to",
@@ -24,8 +26,9 @@ header) and write its virtual disk as a raw image, all-zero blocks left as
 holes, for strata add-layer. This is the first step of a build whose spec sets
 os.baseDisk. Given a directory, the image is the one file in it.
 
-With --sha256, the image file must have that SHA-256, as the vendor publishes
-it; nothing is written otherwise. With --format, the image must be of that
+With --sha256 (or --sha512, for vendors that publish SHA-512 sums only), the
+image file must have that checksum, as the vendor publishes it; nothing is
+written otherwise. With --format, the image must be of that
 format.`,
 		Example: `  strata import-disk --sha256 0123...cdef debian-12-genericcloud-amd64.qcow2 -o base.raw`,
 		Args:    cobra.ExactArgs(1),
@@ -35,8 +38,14 @@ format.`,
 			if err != nil {
 				return err
 			}
-			if sum != "" {
-				if err := verifySHA256(src, sum); err != nil {
+			for _, c := range []struct {
+				name, want string
+				hash       func() hash.Hash
+			}{{"sha256", sum, sha256.New}, {"sha512", sum512, sha512.New}} {
+				if c.want == "" {
+					continue
+				}
+				if err := verifySum(src, c.name, c.want, c.hash()); err != nil {
 					return err
 				}
 			}
@@ -60,6 +69,7 @@ format.`,
 	f := cmd.Flags()
 	f.StringVarP(&output, "output", "o", "", "raw disk image to write")
 	f.StringVar(&sum, "sha256", "", "the SHA-256 the image file must have (64 hex digits)")
+	f.StringVar(&sum512, "sha512", "", "the SHA-512 the image file must have (128 hex digits)")
 	f.StringVar(&format, "format", "", "the format the image must be in: raw, qcow2, vmdk or vhd")
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
@@ -88,21 +98,20 @@ func onlyFileIn(path string) (string, error) {
 	return filepath.Join(path, names[0]), nil
 }
 
-// verifySHA256 fails unless the file at path has the sha256 want: a
-// vendor's disk is checked before anything is built on it.
-func verifySHA256(path, want string) error {
+// verifySum fails unless the file at path has the checksum want under
+// h: a vendor's disk is checked before anything is built on it.
+func verifySum(path, name, want string, h hash.Hash) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return fmt.Errorf("reading %s: %w", path, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
-		return fmt.Errorf("%s has sha256 %s, want %s (os.baseDisk.sha256): the file is not the one the spec names; "+
-			"check the vendor's published checksum, or fetch the image again", path, got, want)
+		return fmt.Errorf("%s has %s %s, want %s (os.baseDisk.%s): the file is not the one the spec names; "+
+			"check the vendor's published checksum, or fetch the image again", path, name, got, want, name)
 	}
 	return nil
 }

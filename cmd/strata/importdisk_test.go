@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"io"
 	"os"
@@ -21,6 +22,8 @@ func TestImportDisk(t *testing.T) {
 	must(t, os.WriteFile(image, data, 0o644))
 	h := sha256.Sum256(data)
 	sum := hex.EncodeToString(h[:])
+	h512 := sha512.Sum512(data)
+	sum512 := hex.EncodeToString(h512[:])
 	wrong := strings.Repeat("0", 64)
 
 	for name, c := range map[string]struct {
@@ -31,6 +34,8 @@ func TestImportDisk(t *testing.T) {
 		"directory":     {[]string{filepath.Dir(image), "--sha256", sum, "--format", "raw"}, ""},
 		"no checksum":   {[]string{image}, ""},
 		"wrong sha256":  {[]string{image, "--sha256", wrong}, "has sha256 " + sum + ", want " + wrong},
+		"sha512":        {[]string{image, "--sha512", sum512}, ""},
+		"wrong sha512":  {[]string{image, "--sha512", wrong + wrong}, "has sha512 " + sum512 + ", want " + wrong + wrong + " (os.baseDisk.sha512)"},
 		"wrong format":  {[]string{image, "--format", "qcow2"}, "is a raw image, not qcow2"},
 		"two files":     {[]string{dir}, "must hold the disk image alone"},
 		"missing image": {[]string{filepath.Join(dir, "nope.img")}, "no such file"},

@@ -25,6 +25,9 @@ func vendorDisk(in Input) llb.State {
 	if d.SHA256 != "" {
 		args = append(args, "--sha256", d.SHA256)
 	}
+	if d.SHA512 != "" {
+		args = append(args, "--sha512", d.SHA512)
+	}
 	if d.Format != "" {
 		args = append(args, "--format", d.Format)
 	}
