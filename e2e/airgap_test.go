@@ -211,14 +211,23 @@ func copyFile(t *testing.T, src, dst string) {
 
 func fileSHA256(t *testing.T, p string) string {
 	t.Helper()
-	f, err := os.Open(p)
+	sum, err := sha256File(p)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return sum
+}
+
+// sha256File is the hex sha256 of the file at path.
+func sha256File(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return fmt.Sprintf("%x", h.Sum(nil)), nil
 }

@@ -1,11 +1,7 @@
 package e2e
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -113,17 +109,12 @@ func fileSums(t *testing.T, dir string) map[string]string {
 		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
-		f, err := os.Open(path)
+		sum, err := sha256File(path)
 		if err != nil {
 			return err
 		}
-		defer f.Close()
-		h := sha256.New()
-		if _, err := io.Copy(h, f); err != nil {
-			return err
-		}
 		rel, _ := filepath.Rel(dir, path)
-		sums[rel] = hex.EncodeToString(h.Sum(nil))
+		sums[rel] = sum
 		return nil
 	})
 	if err != nil {

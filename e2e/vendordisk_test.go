@@ -2,10 +2,7 @@ package e2e
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -75,19 +72,6 @@ var vendorDisk = sync.OnceValues(func() (*vendorImage, error) {
 	}
 	return img, nil
 })
-
-func sha256File(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
 
 // vendorSpec writes, in a directory of its own with the vendor's qcow2
 // beside it, e2e/testdata/k8s-node.yaml turned into a spec on that disk:

@@ -17,14 +17,8 @@ import (
 func TestInspectESPRefusesDotNames(t *testing.T) {
 	for _, name := range []string{".", ".."} {
 		t.Run(name, func(t *testing.T) {
-			img := filepath.Join(t.TempDir(), "esp.img")
 			const size = 128 << 10
-			f, err := os.Create(img)
-			must(t, err)
-			defer f.Close()
-			must(t, f.Truncate(size))
-			fs, err := fat32.Create(file.New(f, false), size, 0, SectorSize, espLabel, true)
-			must(t, err)
+			img, _, fs := newFATImage(t, size)
 			// A lower-case name gets a long-name entry, whose UTF-16
 			// characters then become the dots.
 			must(t, writeESPFile(fs, espFile{Path: "/xy", Data: []byte("x")}))
@@ -82,14 +76,8 @@ func TestInspectESPBootLoaders(t *testing.T) {
 		"neither": {files: []espFile{{Path: "/EFI/BOOT/BOOTX64.EFI", Data: []byte("?")}}, problems: 1},
 	} {
 		t.Run(name, func(t *testing.T) {
-			img := filepath.Join(t.TempDir(), "esp.img")
 			const size = 1 << 20
-			f, err := os.Create(img)
-			must(t, err)
-			defer f.Close()
-			must(t, f.Truncate(size))
-			fs, err := fat32.Create(file.New(f, false), size, 0, SectorSize, espLabel, true)
-			must(t, err)
+			_, f, fs := newFATImage(t, size)
 			for _, ef := range c.files {
 				must(t, writeESPFile(fs, ef))
 			}
@@ -106,4 +94,18 @@ func TestInspectESPBootLoaders(t *testing.T) {
 			}
 		})
 	}
+}
+
+// newFATImage makes an empty FAT volume of size bytes in a file of its
+// own, closed when the test ends.
+func newFATImage(t *testing.T, size int64) (string, *os.File, *fat32.FileSystem) {
+	t.Helper()
+	img := filepath.Join(t.TempDir(), "esp.img")
+	f, err := os.Create(img)
+	must(t, err)
+	t.Cleanup(func() { f.Close() })
+	must(t, f.Truncate(size))
+	fs, err := fat32.Create(file.New(f, false), size, 0, SectorSize, espLabel, true)
+	must(t, err)
+	return img, f, fs
 }
