@@ -190,7 +190,8 @@ func TestVendorDiskBoots(t *testing.T) {
 
 // TestVendorDiskByURL: the production path, os.baseDisk.url with the
 // published sha256, from a loopback server: BuildKit downloads and checks
-// it, and the disk equals the one built from the build context. With a
+// it, and the disk equals the one built from the build context, as does
+// the one built from the os-disk context. With a
 // wrong sha256 the build fails before anything is added, both by URL
 // (BuildKit's check) and by path (strata import-disk's).
 func TestVendorDiskByURL(t *testing.T) {
@@ -221,6 +222,28 @@ func TestVendorDiskByURL(t *testing.T) {
 	t.Logf("the disks built from os.baseDisk.url and from os.baseDisk.path differ in %d blocks of 4 KiB", n)
 	if n == 0 || n > 16 {
 		t.Errorf("the disks built from os.baseDisk.url and from os.baseDisk.path differ in %d blocks of 4 KiB, want a few (/etc/strata-release)", n)
+	}
+
+	// The os-disk context replaces url and path: a directory holding the
+	// image alone.
+	only := filepath.Join(t.TempDir(), "os-disk")
+	if err := os.MkdirAll(only, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(img.qcow2, filepath.Join(only, "vendor.qcow2")); err != nil {
+		t.Fatal(err)
+	}
+	fromContext := filepath.Join(t.TempDir(), "out")
+	log, err = strataBuildWith(vendorSpec(t, img, "    format: qcow2\n"), "disk", fromContext, false,
+		append(versionArgs(r, srv.URL()), "--build-context", "os-disk="+only)...)
+	if err != nil {
+		t.Fatalf("strata build with the os-disk context: %v\n%s", err, tail(log, 40))
+	}
+	if !strings.Contains(log, "import the base disk from context os-disk") {
+		t.Errorf("the build did not import the os-disk context:\n%s", tail(log, 40))
+	}
+	if n := differingBlocks(t, filepath.Join(fromContext, "disk.raw"), fromPath); n == 0 || n > 16 {
+		t.Errorf("the disks built from the os-disk context and from os.baseDisk.path differ in %d blocks of 4 KiB, want a few (/etc/strata-release)", n)
 	}
 
 	for name, c := range map[string]struct{ baseDisk, want string }{
