@@ -89,7 +89,10 @@ func (img *Image) openDynamic() error {
 		img.bat[i] = be.Uint32(raw[4*i:])
 	}
 	img.blockSize = int64(bs)
-	img.bitmap = (int64(bs)/sectorSize/8 + sectorSize - 1) / sectorSize * sectorSize
+	// One bit per sector, rounded up to whole bytes, then to whole
+	// sectors: a block of fewer than eight sectors still has a bitmap.
+	bitmapBytes := (int64(bs)/sectorSize + 7) / 8
+	img.bitmap = (bitmapBytes + sectorSize - 1) / sectorSize * sectorSize
 	return nil
 }
 
