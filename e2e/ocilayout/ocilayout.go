@@ -309,3 +309,21 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// LayerBlobs returns the paths of the layers of the layout's one image,
+// bottom first, for a caller that unpacks them.
+func LayerBlobs(dir string) ([]string, error) {
+	desc, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	var m ocispec.Manifest
+	if err := readJSONBlob(dir, desc.Digest, &m); err != nil {
+		return nil, err
+	}
+	paths := make([]string, len(m.Layers))
+	for i, l := range m.Layers {
+		paths[i] = filepath.Join(dir, ocispec.ImageBlobsDir, l.Digest.Algorithm().String(), l.Digest.Encoded())
+	}
+	return paths, nil
+}
