@@ -222,6 +222,26 @@ func TestVendorDiskBoots(t *testing.T) {
 		[]string{"node-check FAILED"})
 }
 
+// TestVendorDiskSysextBoots: with install: sysext, the Kubernetes layer
+// goes onto the vendor's disk as a system extension (the way the flatcar
+// overlay adds it), and the vendor's systemd merges it at boot.
+func TestVendorDiskSysextBoots(t *testing.T) {
+	r, srv := requireRelease(t)
+	img, err := vendorDisk()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := vendorSpec(t, img, "    path: vendor.qcow2\n    sha256: "+img.sha256+"\n")
+	out := filepath.Join(t.TempDir(), "out")
+	log, err := strataBuildWith(spec, "disk", out, false,
+		append(versionArgs(r, srv.URL()), "--build-arg", "KUBERNETES_INSTALL=sysext")...)
+	if err != nil {
+		t.Fatalf("strata build with install: sysext on the vendor's disk: %v\n%s", err, tail(log, 40))
+	}
+	t.Log(lastLine(log))
+	bootSysextNode(t, r, filepath.Join(out, "disk.raw"), "vendor-sysext-console.log")
+}
+
 // TestVendorDiskByURL: the production path, os.baseDisk.url with the
 // published sha256, from a loopback server: BuildKit downloads and checks
 // it, and the disk equals the one built from the build context, as does
