@@ -24,6 +24,7 @@ const ContextOSDisk = "os-disk"
 // build context.
 func vendorDisk(ctx context.Context, bc *dockerui.Client, sp *spec.Spec, src *dockerui.Source) (*node.VendorDisk, error) {
 	d := sp.Image.OS.BaseDisk
+	locate := locator(sp, src)
 	st, _, err := namedContext(ctx, bc, ContextOSDisk)
 	if err != nil {
 		return nil, err
@@ -38,6 +39,9 @@ func vendorDisk(ctx context.Context, bc *dockerui.Client, sp *spec.Spec, src *do
 			name = path.Base(u.Path)
 		}
 		opts := []llb.HTTPOption{llb.Filename(name), llb.WithCustomName("[os] fetch the base disk " + d.URL)}
+		if loc := locate("os.baseDisk.url"); loc != nil {
+			opts = append(opts, loc)
+		}
 		if d.SHA256 != "" {
 			// BuildKit checks only sha256 digests; a sha512 is checked
 			// by strata import-disk before the disk is used.
@@ -51,8 +55,12 @@ func vendorDisk(ctx context.Context, bc *dockerui.Client, sp *spec.Spec, src *do
 		if err != nil {
 			return nil, fmt.Errorf("loading os.baseDisk.path %s from the build context: %w", d.Path, err)
 		}
-		one := llb.Scratch().File(llb.Copy(*main, d.Path, "/"+path.Base(d.Path)),
-			llb.WithCustomName("[os] take "+d.Path+" alone"))
+		copyOpts := []llb.ConstraintsOpt{llb.WithCustomName("[os] take " + d.Path + " alone")}
+		if loc := locate("os.baseDisk.path"); loc != nil {
+			// A path the context lacks fails here: the error shows the line.
+			copyOpts = append(copyOpts, loc)
+		}
+		one := llb.Scratch().File(llb.Copy(*main, d.Path, "/"+path.Base(d.Path)), copyOpts...)
 		return &node.VendorDisk{Dir: one, From: d.Path}, nil
 	}
 	return nil, withSource(&spec.Error{
