@@ -94,7 +94,7 @@ func vendorRootfs(dir string) error {
 		}
 	}
 	for link, target := range map[string]string{
-		"etc/systemd/system/multi-user.target.wants/systemd-networkd.service": "/lib/systemd/system/systemd-networkd.service",
+		"etc/systemd/system/multi-user.target.wants/systemd-networkd.service":  "/lib/systemd/system/systemd-networkd.service",
 		"etc/systemd/system/multi-user.target.wants/strata-node-check.service": "/etc/systemd/system/strata-node-check.service",
 	} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, link)), 0o755); err != nil {
