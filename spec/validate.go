@@ -374,7 +374,8 @@ var (
 	filesystems  = []choice{{"ext4", true, ""}}
 	installModes = []choice{{"rootfs", true, ""}, {"sysext", true, ""}}
 	// A distro overlay names each bootstrap's packages; a bootstrap the
-	// distro lacks fails the OS build (Ignition is Flatcar's).
+	// distro lacks is refused at its line (Validate: Ignition is
+	// Flatcar's alone).
 	bootstraps    = []choice{{"cloud-init", true, ""}, {"none", true, ""}, {"ignition", true, ""}}
 	sysextFormats = []choice{{"squashfs", true, ""}, {"erofs", true, ""}}
 )

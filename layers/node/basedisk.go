@@ -43,6 +43,21 @@ func vendorDisk(in Input) llb.State {
 	return in.Tools.Run(opts...).AddMount("/out", llb.Scratch())
 }
 
+// vendorNodeDisk is nodeDisk on a vendor's disk, which is the OS: the
+// stable layers go onto it first, so that a Kubernetes bump reuses that
+// disk as it reuses an assembled OS disk, then the rest.
+func vendorNodeDisk(in Input, st stack, step string) nodeDiskParts {
+	base, from := vendorDisk(in), 0
+	if st.stable > 1 {
+		base = addLayer(in, base, st.merge("["+step+" os] merge ", 0, st.stable), st.names[:st.stable], step+" os", false)
+		from = st.stable
+	}
+	d := nodeDiskParts{os: &base, upper: st.merge("["+step+"] merge ", from, len(st.states)),
+		names: st.names[from:], step: step}
+	d.full = addLayer(in, base, d.upper, d.names, step, false)
+	return d
+}
+
 // guestConfig is how much of a provider's guest configuration an output
 // gets.
 type guestConfig int

@@ -202,18 +202,7 @@ type nodeDiskParts struct {
 // and are assembled whole.
 func nodeDisk(in Input, st stack, rootfs llb.State, cmdline, step string) nodeDiskParts {
 	if in.BaseDisk != nil {
-		// The vendor's disk is the OS. The stable layers go onto it
-		// first, so that a Kubernetes bump reuses that disk as it
-		// reuses an assembled OS disk.
-		base, from := vendorDisk(in), 0
-		if st.stable > 1 {
-			base = addLayer(in, base, st.merge("["+step+" os] merge ", 0, st.stable), st.names[:st.stable], step+" os", false)
-			from = st.stable
-		}
-		d := nodeDiskParts{os: &base, upper: st.merge("["+step+"] merge ", from, len(st.states)),
-			names: st.names[from:], step: step}
-		d.full = addLayer(in, base, d.upper, d.names, step, false)
-		return d
+		return vendorNodeDisk(in, st, step)
 	}
 	if in.Spec.Image.Kubernetes == nil {
 		return nodeDiskParts{full: assemble(in, rootfs, cmdline, in.Spec.Digest(), step)}

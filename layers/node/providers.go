@@ -33,7 +33,7 @@ func providerOutput(in Input, g Graph, st stack, p providers.Provider) llb.State
 	case guestDatasources:
 		ds, _ := guest.Datasources(p, located(in, "outputs")...)
 		st = st.with(p.Name+" datasources", ds)
-		disk = nodeDisk(in, st, llb.Scratch(), "", p.Name)
+		disk = vendorNodeDisk(in, st, p.Name)
 	}
 	validated := validate(in, disk.full, p.Name)
 	if disk.os == nil {
